@@ -1,0 +1,304 @@
+// One client-to-server stream (RFC 6120): the XML stream, its negotiation
+// (STARTTLS, SASL, bind) as a small state machine, and once bound, the
+// in-order processing of stanzas. Transport-agnostic: see transport.ts.
+
+import { randomBytes } from "node:crypto";
+import type { Core } from "../core/modules.js";
+import type { Logger } from "../core/log.js";
+import type { ClientSession } from "../core/session.js";
+import { type Element, StreamParser, type StreamHeader, escapeXml, xml } from "../xml/index.js";
+import { type StreamErrorCondition, StanzaError, errorReply, streamError } from "../xmpp/errors.js";
+import { Jid, prepDomain } from "../xmpp/jid.js";
+import { NS } from "../xmpp/ns.js";
+import { Negotiation } from "./negotiation.js";
+import type { AuthThrottle } from "./throttle.js";
+import type { Transport } from "./transport.js";
+
+export interface C2sContext {
+  core: Core;
+  throttle: AuthThrottle;
+  log: Logger;
+}
+
+type State = "header" | "negotiating" | "bound" | "closed";
+
+/** Pending stanzas per session beyond which we stop reading its socket. */
+const MAX_QUEUED = 64;
+const CLOSE_GRACE_MS = 2000;
+
+export class C2sStream implements ClientSession {
+  readonly id = randomBytes(9).toString("base64url");
+  readonly data = new Map<string, unknown>();
+  priority = 0;
+  available = false;
+  presence: Element | null = null;
+  interested = false;
+
+  private state: State = "header";
+  private headerSent = false;
+  private parser: StreamParser;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private paused = false;
+  private negotiation: Negotiation;
+  private boundJid: Jid | null = null;
+  /** The hosted domain the client asked for in its stream header. */
+  domain = "";
+  readonly log: Logger;
+  private lastInput = Date.now();
+  private pingSent = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly connectedAt = Date.now();
+  private closeReason = "closed";
+
+  constructor(
+    readonly ctx: C2sContext,
+    readonly transport: Transport,
+  ) {
+    const limits = ctx.core.config.limits;
+    this.log = ctx.log.child(this.id);
+    this.parser = this.createParser();
+    this.negotiation = new Negotiation(this);
+    transport.onData((chunk) => this.onData(chunk));
+    transport.onClose((reason) => void this.onTransportClosed(reason));
+    this.scheduleTimer(limits.auth_timeout_seconds * 1000);
+    this.log.debug("connected", { address: transport.remoteAddress, tls: transport.secure });
+  }
+
+  get jid(): Jid {
+    if (!this.boundJid) throw new Error("session is not bound");
+    return this.boundJid;
+  }
+
+  get remoteAddress(): string {
+    return this.transport.remoteAddress;
+  }
+
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  get isBound(): boolean {
+    return this.state === "bound";
+  }
+
+  private createParser(): StreamParser {
+    const { max_stanza_bytes, max_xml_depth } = this.ctx.core.config.limits;
+    return new StreamParser(
+      { maxStanzaBytes: max_stanza_bytes, maxDepth: max_xml_depth },
+      {
+        streamStart: (header) => this.onStreamStart(header),
+        element: (el, ns) => this.onElement(el, ns),
+        streamEnd: () => this.onStreamEnd(),
+        error: (condition, text) => void this.close(condition, text),
+      },
+    );
+  }
+
+  /** Stream restart after STARTTLS or SASL success (RFC 6120 5.4.3.3, 6.4.6). */
+  restart(): void {
+    this.parser = this.createParser();
+    this.state = "header";
+    this.headerSent = false;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === "closed") return;
+    this.lastInput = Date.now();
+    this.pingSent = 0;
+    this.parser.write(chunk);
+  }
+
+  private onStreamStart(header: StreamHeader): void {
+    if (this.state !== "header") return void this.close("not-well-formed", "unexpected stream header");
+    const to = header.attrs.to;
+    let domain: string | null = null;
+    try {
+      domain = to === undefined ? null : prepDomain(to);
+    } catch {
+      domain = null;
+    }
+    if (this.domain && domain !== this.domain) domain = null; // a restart must not switch domains
+    this.domain = domain && this.ctx.core.hosts.has(domain) ? domain : "";
+    // RFC 6120 4.9.1.2: an error before our header is sent goes after one.
+    this.sendHeader(header.attrs.from);
+    if (header.localName !== "stream" || header.ns !== NS.STREAM) {
+      return void this.close("invalid-namespace", "the stream element must be http://etherx.jabber.org/streams stream");
+    }
+    if (header.defaultNs !== NS.CLIENT) {
+      return void this.close("invalid-namespace", "the content namespace must be jabber:client");
+    }
+    // RFC 6120 4.7.5: no version means pre-XMPP 1.0, which we do not speak.
+    const major = Number.parseInt((header.attrs.version ?? "0.9").split(".")[0] ?? "", 10);
+    if (major !== 1) return void this.close("unsupported-version", "XMPP version 1.0 is required");
+    if (!this.domain) {
+      return void this.close("host-unknown", to === undefined ? "the stream header has no 'to'" : `${to} is not served here`);
+    }
+    this.state = "negotiating";
+    this.sendRaw(this.negotiation.features().toString());
+  }
+
+  private sendHeader(clientFrom?: string): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    const from = this.domain || this.ctx.core.config.server.domains[0] || "localhost";
+    const to = clientFrom && Jid.tryParse(clientFrom) ? ` to='${escapeXml(clientFrom)}'` : "";
+    this.sendRaw(
+      `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' id='${this.id}' from='${escapeXml(from)}'${to} version='1.0' xml:lang='en'>`,
+    );
+  }
+
+  private onElement(el: Element, ns: string | undefined): void {
+    if (this.state === "closed") return;
+    if (this.state === "header") return void this.close("not-well-formed", "stanza before the stream header");
+    if (this.state === "negotiating") {
+      // Negotiation may need to stop reading (STARTTLS) before the next element is parsed.
+      if (!this.negotiation.accepts(el, ns)) return;
+    }
+    this.enqueue(() => (this.state === "bound" ? this.onStanza(el, ns) : this.negotiation.handle(el, ns)));
+  }
+
+  /** One queue per session (RFC 6120 10.1): a slow handler never lets a later stanza overtake. */
+  private enqueue(task: () => Promise<void>): void {
+    this.queued++;
+    if (this.queued > MAX_QUEUED && !this.paused) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.queue = this.queue
+      .then(task)
+      .catch((err: unknown) => {
+        this.log.error("stanza processing failed", { error: err instanceof Error ? err.stack ?? err.message : String(err) });
+        void this.close("internal-server-error");
+      })
+      .finally(() => {
+        this.queued--;
+        if (this.paused && this.queued <= MAX_QUEUED / 2) {
+          this.paused = false;
+          this.transport.resume();
+        }
+      });
+  }
+
+  private async onStanza(el: Element, ns: string | undefined): Promise<void> {
+    if (this.state !== "bound") return;
+    if (ns !== NS.CLIENT) {
+      const handler = ns ? this.ctx.core.nonzas.get(ns) : undefined;
+      if (handler) return handler(this, el);
+      return void this.close("unsupported-stanza-type", `<${el.name}/> in ${ns ?? "no namespace"} is not handled`);
+    }
+    if (el.name !== "message" && el.name !== "presence" && el.name !== "iq") {
+      return void this.close("unsupported-stanza-type", `<${el.name}/> is not a stanza`);
+    }
+    // RFC 6120 8.1.2.1: the server stamps 'from'; a client may only name itself.
+    const from = el.attrs.from;
+    if (from !== undefined) {
+      const claimed = Jid.tryParse(from);
+      if (!claimed || !(claimed.equals(this.jid) || claimed.equals(this.jid.bare()))) {
+        return void this.close("invalid-from", "the 'from' address does not match this session");
+      }
+    }
+    el.attrs.from = this.jid.toString();
+    if (el.name === "iq" && el.attrs.type === "set" && this.isSessionRequest(el)) {
+      // RFC 3921 3: the obsolete session establishment, answered for older clients.
+      await this.send(xml("iq", { type: "result", id: el.attrs.id }));
+      return;
+    }
+    if (el.name === "iq" && el.attrs.id === undefined) {
+      return this.send(errorReply(el, new StanzaError("bad-request", "an iq needs an id"))).then(() => undefined);
+    }
+    await this.ctx.core.router.fromClient(this, el);
+  }
+
+  private isSessionRequest(el: Element): boolean {
+    const child = el.getChildElements()[0];
+    return child?.name === "session" && child.attrs.xmlns === NS.SESSION && (el.attrs.to === undefined || el.attrs.to === this.domain);
+  }
+
+  private onStreamEnd(): void {
+    this.closeReason = "closing handshake";
+    void this.close();
+  }
+
+  /** Called by negotiation once a resource is bound. */
+  bind(jid: Jid): void {
+    this.boundJid = jid;
+    this.state = "bound";
+    this.scheduleTimer(this.ctx.core.config.limits.idle_timeout_seconds * 1000);
+  }
+
+  /** Writes raw XML; only negotiation and the stream itself use this. */
+  sendRaw(data: string): void {
+    if (this.state === "closed") return;
+    if (this.ctx.core.log.enabled("trace")) this.log.trace("out", { xml: data });
+    this.transport.write(data);
+  }
+
+  async send(el: Element): Promise<void> {
+    this.sendRaw(el.toString());
+  }
+
+  close(condition?: StreamErrorCondition, text?: string): Promise<void> {
+    if (this.state === "closed") return this.finish(this.closeReason);
+    if (condition) {
+      this.closeReason = condition;
+      this.log.info("stream error", { condition, text, address: this.remoteAddress, jid: this.boundJid?.toString() });
+      this.sendHeader();
+      this.sendRaw(streamError(condition, text).toString());
+    }
+    this.sendRaw("</stream:stream>");
+    this.state = "closed";
+    this.transport.end(CLOSE_GRACE_MS);
+    return this.finish(this.closeReason);
+  }
+
+  private async onTransportClosed(reason: string): Promise<void> {
+    if (this.state !== "closed") {
+      this.state = "closed";
+      this.closeReason = `connection lost (${reason})`;
+    }
+    await this.finish(this.closeReason);
+  }
+
+  private finishing: Promise<void> | null = null;
+  /** Runs once: leaves the registry and tells the modules (after queued stanzas are done). */
+  private finish(reason: string): Promise<void> {
+    this.finishing ??= this.doFinish(reason);
+    return this.finishing;
+  }
+
+  private async doFinish(reason: string): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.boundJid && this.ctx.core.sessions.unbind(this)) {
+      this.log.info("session ended", { jid: this.boundJid.toString(), reason, seconds: Math.round((Date.now() - this.connectedAt) / 1000) });
+      // Let stanzas already queued finish first, so presence goes out in order.
+      await this.queue;
+      await this.ctx.core.events.emit("session/closed", this, reason);
+    }
+  }
+
+  /** Authentication deadline before bind; idle ping and connection-timeout after it. */
+  private scheduleTimer(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimer(), ms);
+    this.timer.unref();
+  }
+
+  private onTimer(): void {
+    if (this.state === "closed") return;
+    const limits = this.ctx.core.config.limits;
+    if (this.state !== "bound") return void this.close("connection-timeout", "authentication took too long");
+    const idle = Date.now() - this.lastInput;
+    const idleMs = limits.idle_timeout_seconds * 1000;
+    if (this.pingSent && Date.now() - this.pingSent >= limits.ping_timeout_seconds * 1000) {
+      return void this.close("connection-timeout", "no answer to ping");
+    }
+    if (!this.pingSent && idle >= idleMs) {
+      // XEP-0199 4.3: a server-to-client ping; any input counts as the answer.
+      this.pingSent = Date.now();
+      void this.send(xml("iq", { type: "get", id: `ping-${this.pingSent}`, from: this.domain, to: this.jid.toString() }, xml("ping", { xmlns: NS.PING })));
+      return this.scheduleTimer(limits.ping_timeout_seconds * 1000);
+    }
+    this.scheduleTimer(this.pingSent ? limits.ping_timeout_seconds * 1000 : Math.max(1000, idleMs - idle));
+  }
+}

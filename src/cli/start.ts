@@ -1,0 +1,51 @@
+// parley start: run the server in the foreground until SIGTERM/SIGINT;
+// SIGHUP reloads the configuration (whole or not at all).
+
+import type { Command } from "commander";
+import { loadConfig } from "../config/index.js";
+import { startServer } from "../main.js";
+import { configPath } from "./common.js";
+
+export function register(program: Command): void {
+  program
+    .command("start")
+    .description("run the server in the foreground")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const path = configPath(cmd);
+      const config = await loadConfig(path);
+      const server = await startServer(config);
+      const accounts = await server.core.storage.accounts.list();
+      if (accounts.length === 0) {
+        const domain = config.server.domains[0];
+        const cfg = config.source ? ` --config ${config.source}` : "";
+        server.log.info(`no accounts yet; add one with: bin/parley${cfg} adduser alice@${domain}`);
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        server.log.info(`${signal} received`);
+        const force = setTimeout(() => {
+          server.log.error("shutdown took too long; exiting");
+          process.exit(1);
+        }, 15_000);
+        server.stop().then(
+          () => {
+            clearTimeout(force);
+            process.exit(0);
+          },
+          (err: unknown) => {
+            server.log.error("shutdown failed", { error: (err as Error).message });
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGHUP", () => {
+        loadConfig(path)
+          .then((next) => server.reload(next))
+          .catch((err: unknown) => server.log.error(`reload refused, the running configuration stays: ${(err as Error).message}`));
+      });
+    });
+}

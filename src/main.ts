@@ -1,0 +1,150 @@
+// Composition root: config, logger, storage, certificates, core, modules,
+// listeners. startServer() is what `parley start` and the tests run.
+
+import { createSecureContext, type SecureContext } from "node:tls";
+import { C2sStream } from "./c2s/stream.js";
+import { AuthThrottle } from "./c2s/throttle.js";
+import type { Config } from "./config/types.js";
+import { EventBus } from "./core/events.js";
+import { IqDispatcher } from "./core/iq.js";
+import { type Logger, type LogSink, createLogger, createSink } from "./core/log.js";
+import { type Core, DiscoRegistry, type LoadedModule, loadModule } from "./core/modules.js";
+import { Router } from "./core/router.js";
+import { SessionRegistry } from "./core/sessions.js";
+import { builtinModules } from "./modules/index.js";
+import { type DomainCertificate, loadCertificates } from "./net/certs.js";
+import { type BoundListener, Listeners, type TlsContexts } from "./net/listeners.js";
+import { openSqliteStorage } from "./storage/sqlite/index.js";
+import type { Storage } from "./storage/types.js";
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly core: Core;
+  readonly listeners: readonly BoundListener[];
+  readonly log: Logger;
+  /** Port of the first listener of a kind (tests start on port 0). */
+  port(kind: "starttls" | "direct-tls"): number;
+  /** SIGTERM: stop accepting, system-shutdown to every client, close storage. */
+  stop(): Promise<void>;
+  /** SIGHUP: apply a new, already validated config (log level, limits, certificates). */
+  reload(next: Config): Promise<void>;
+}
+
+export interface StartOptions {
+  sink?: LogSink;
+  storage?: Storage;
+}
+
+export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomain: string): TlsContexts {
+  const contexts = new Map<string, SecureContext>();
+  for (const [domain, c] of certs) contexts.set(domain, createSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2" }));
+  const fallback = contexts.get(fallbackDomain) ?? [...contexts.values()][0];
+  if (!fallback) throw new Error("no certificate for any hosted domain");
+  const contextFor = (name: string) => contexts.get(name.toLowerCase().replace(/\.$/, "")) ?? fallback;
+  const first = certs.get(fallbackDomain) ?? [...certs.values()][0]!;
+  return {
+    defaultPems: { cert: first.certPem, key: first.keyPem },
+    contextFor,
+    sniCallback: (name, cb) => cb(null, contextFor(name)),
+  };
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const sink = opts.sink ?? createSink(config.server.log_level);
+  const log = createLogger(sink);
+  const { certificates, warnings } = await loadCertificates(config);
+  for (const w of warnings) log.warn(w);
+  let tls = tlsContexts(certificates, config.server.domains[0]!);
+
+  const storage = opts.storage ?? (await openSqliteStorage(config.server.data_dir));
+  const hosts = new Set(config.server.domains);
+  const sessions = new SessionRegistry();
+  const events = new EventBus();
+  const iq = new IqDispatcher(log.child("iq"));
+  const router = new Router({
+    hosts,
+    sessions,
+    events,
+    iq,
+    log: log.child("router"),
+    accountExists: async (bare) => (await storage.accounts.get(bare.domain, bare.local)) !== null,
+  });
+  const core: Core = {
+    config,
+    log,
+    storage,
+    sessions,
+    events,
+    iq,
+    router,
+    hosts,
+    disco: new DiscoRegistry(),
+    streamFeatures: new Set(),
+    nonzas: new Map(),
+  };
+  const modules: LoadedModule[] = [];
+  for (const def of builtinModules) modules.push(await loadModule(core, def));
+
+  const throttle = new AuthThrottle(config.auth.failure_delay_ms, config.auth.failure_delay_max_ms);
+  const streams = new Set<C2sStream>();
+  const c2sLog = log.child("c2s");
+  const listeners = new Listeners(
+    tls,
+    (transport) => {
+      const stream = new C2sStream({ core, throttle, log: c2sLog }, transport);
+      streams.add(stream);
+      transport.onClose(() => streams.delete(stream));
+    },
+    log.child("net"),
+  );
+  let bound: BoundListener[];
+  try {
+    bound = await listeners.start({
+      interfaces: config.listen.interfaces,
+      starttlsPorts: config.listen.c2s_ports,
+      directTlsPorts: config.listen.c2s_direct_tls_ports,
+      maxConnectionsPerAddress: () => core.config.limits.max_connections_per_address,
+    });
+  } catch (err) {
+    await listeners.stop();
+    if (!opts.storage) await storage.close();
+    throw err;
+  }
+  for (const l of bound) log.info("listening", { kind: l.kind, address: l.address, port: l.port });
+  log.info("serving", { domains: config.server.domains.join(","), data: config.server.data_dir });
+
+  let stopped = false;
+  return {
+    get config() {
+      return core.config;
+    },
+    core,
+    listeners: bound,
+    log,
+    port(kind) {
+      const l = bound.find((b) => b.kind === kind);
+      if (!l) throw new Error(`no ${kind} listener`);
+      return l.port;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      log.info("shutting down", { sessions: sessions.count, connections: streams.size });
+      await listeners.stop();
+      await Promise.all([...streams].map((s) => s.close("system-shutdown", "the server is shutting down")));
+      for (const m of modules.reverse()) await m.unload();
+      if (!opts.storage) await storage.close();
+      log.info("stopped");
+    },
+    async reload(next) {
+      const loaded = await loadCertificates(next);
+      for (const w of loaded.warnings) log.warn(w);
+      tls = tlsContexts(loaded.certificates, next.server.domains[0]!);
+      listeners.setTls(tls);
+      sink.level = next.server.log_level;
+      throttle.configure(next.auth.failure_delay_ms, next.auth.failure_delay_max_ms);
+      core.config = next;
+      log.info("configuration reloaded", { source: next.source ?? "embedded defaults" });
+    },
+  };
+}

@@ -1,0 +1,124 @@
+// The Transport a c2s stream runs on, over a TCP socket that may be or
+// become TLS. The only place besides the listeners that touches sockets.
+
+import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { ChannelBindingType } from "../c2s/sasl/index.js";
+import type { Transport } from "../c2s/transport.js";
+import type { TlsContexts } from "./listeners.js";
+
+export class SocketTransport implements Transport {
+  private socket: Socket;
+  private dataCb: ((chunk: Buffer) => void) | null = null;
+  private closeCb: ((reason: string) => void) | null = null;
+  private closed = false;
+  private lastError: string | null = null;
+
+  constructor(
+    socket: Socket,
+    readonly remoteAddress: string,
+    /** Read at STARTTLS time, so a reload applies to the next upgrade. */
+    private readonly tls: () => TlsContexts,
+  ) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  get secure(): boolean {
+    return this.socket instanceof TLSSocket;
+  }
+
+  get canStartTls(): boolean {
+    return !this.secure;
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", (chunk: Buffer) => this.dataCb?.(chunk));
+    socket.on("error", (err) => {
+      this.lastError = err.message;
+    });
+    socket.on("close", () => {
+      if (socket !== this.socket || this.closed) return;
+      this.closed = true;
+      this.closeCb?.(this.lastError ?? "closed by peer");
+    });
+  }
+
+  write(data: string): boolean {
+    if (this.closed || this.socket.destroyed) return false;
+    return this.socket.write(data);
+  }
+
+  onDrain(cb: () => void): void {
+    this.socket.once("drain", cb);
+  }
+
+  end(graceMs = 2000): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    const socket = this.socket;
+    setTimeout(() => socket.destroy(), graceMs).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
+  onData(cb: (chunk: Buffer) => void): void {
+    this.dataCb = cb;
+  }
+
+  onClose(cb: (reason: string) => void): void {
+    this.closeCb = cb;
+  }
+
+  startTls(servername: string): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    const tls = this.tls();
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: tls.contextFor(servername),
+      SNICallback: tls.sniCallback,
+    });
+    this.socket = secure;
+    // From here on the TLS socket's events count; the plain socket's are ignored by attach().
+    this.attach(secure);
+    return new Promise((resolve, reject) => {
+      secure.once("secure", () => resolve());
+      secure.once("error", reject);
+      secure.once("close", () => reject(new Error("closed during TLS handshake")));
+    });
+  }
+
+  channelBindings(): Map<ChannelBindingType, Buffer> {
+    const bindings = new Map<ChannelBindingType, Buffer>();
+    const socket = this.socket;
+    if (!(socket instanceof TLSSocket)) return bindings;
+    // RFC 9266: tls-exporter is defined for TLS 1.3 only.
+    if (socket.getProtocol() === "TLSv1.3") {
+      bindings.set("tls-exporter", socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)));
+    }
+    // RFC 5929 4.1: hash of our certificate (SHA-256 for MD5/SHA-1/SHA-256-signed certificates).
+    const cert = socket.getCertificate();
+    if (cert && "raw" in cert && cert.raw) {
+      bindings.set("tls-server-end-point", createHash("sha256").update(cert.raw).digest());
+    }
+    return bindings;
+  }
+
+  tlsInfo(): { protocol: string; cipher: string } | null {
+    const socket = this.socket;
+    if (!(socket instanceof TLSSocket)) return null;
+    return { protocol: socket.getProtocol() ?? "unknown", cipher: socket.getCipher().name };
+  }
+}

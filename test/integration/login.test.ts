@@ -1,0 +1,223 @@
+import { expect } from "chai";
+import { xml } from "@xmpp/client";
+import { type Client, HEADER, RawClient, connectClient } from "../harness/clients.js";
+import { ScramClient } from "../harness/scram-client.js";
+import { type TestServer, startTestServer } from "../harness/server.js";
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+const unb64 = (s: string) => Buffer.from(s, "base64").toString();
+
+/** Raw STARTTLS up to the post-TLS features. */
+async function rawSecured(port: number): Promise<RawClient> {
+  const raw = await RawClient.connect(port);
+  raw.send(HEADER());
+  await raw.waitFor("</stream:features>");
+  raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+  await raw.waitFor("<proceed");
+  await raw.upgrade();
+  raw.send(HEADER());
+  await raw.waitFor("</stream:features>");
+  return raw;
+}
+
+describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
+  let ts: TestServer;
+  const clients: Client[] = [];
+
+  before(async () => {
+    ts = await startTestServer();
+    await ts.addUser("alice", "wonderland");
+    await ts.addUser("bob", "builder");
+  });
+  after(async () => {
+    await ts.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => undefined)));
+  });
+
+  it("RFC 6120 5 + 6: xmpp.js logs in over STARTTLS with SCRAM-SHA-1 and binds its resource", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland", resource: "laptop" });
+    clients.push(c);
+    expect(c.jid?.toString()).to.equal("alice@localhost/laptop");
+    expect(ts.server.core.sessions.count).to.equal(1);
+  });
+
+  it("XEP-0368: xmpp.js logs in over direct TLS", async () => {
+    const c = await connectClient({ port: ts.directTlsPort, username: "bob", password: "builder", directTls: true, resource: "phone" });
+    clients.push(c);
+    expect(c.jid?.toString()).to.equal("bob@localhost/phone");
+  });
+
+  it("RFC 6120 6.5.10: a wrong password fails with not-authorized", async () => {
+    let error: (Error & { condition?: string }) | null = null;
+    try {
+      clients.push(await connectClient({ port: ts.starttlsPort, username: "alice", password: "wrong" }));
+    } catch (err) {
+      error = err as Error & { condition?: string };
+    }
+    expect(error?.condition).to.equal("not-authorized");
+  });
+
+  it("RFC 6120 6.5.10: an unknown user fails exactly like a wrong password", async () => {
+    let error: (Error & { condition?: string }) | null = null;
+    try {
+      clients.push(await connectClient({ port: ts.starttlsPort, username: "mallory", password: "x" }));
+    } catch (err) {
+      error = err as Error & { condition?: string };
+    }
+    expect(error?.condition).to.equal("not-authorized");
+  });
+
+  it("RFC 7622 3.3: ALICE logs in to alice's account (one account, case-mapped)", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "ALICE", password: "wonderland", resource: "upper" });
+    clients.push(c);
+    expect(c.jid?.toString()).to.equal("alice@localhost/upper");
+  });
+
+  it("RFC 6120 7.6: the server generates a resource when the client asks for none", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland" });
+    clients.push(c);
+    expect(c.jid?.resource).to.match(/^.+$/);
+    expect(c.jid?.bare().toString()).to.equal("alice@localhost");
+  });
+
+  it("RFC 6120 7.7.2.2: binding a resource in use replaces the old session, which gets <conflict/>", async () => {
+    const first = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland", resource: "desk" });
+    clients.push(first);
+    const streamError = new Promise<string>((resolve) => {
+      first.on("error", (err: Error & { condition?: string }) => resolve(err.condition ?? err.message));
+    });
+    const second = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland", resource: "desk" });
+    clients.push(second);
+    expect(await streamError).to.equal("conflict");
+    expect([...ts.server.core.sessions.all()].filter((s) => s.jid.toString() === "alice@localhost/desk").length).to.equal(1);
+  });
+
+  it("XEP-0199 4.2: the server answers a client-to-server ping", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "bob", password: "builder" });
+    clients.push(c);
+    const reply = await c.iqCaller.request(xml("iq", { type: "get", to: "localhost" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    expect(reply.attrs.type).to.equal("result");
+  });
+
+  it("RFC 6120 10.5: an iq nobody handles gets service-unavailable", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "bob", password: "builder" });
+    clients.push(c);
+    let condition = "";
+    try {
+      await c.iqCaller.request(xml("iq", { type: "get", to: "localhost" }, xml("query", { xmlns: "urn:example:nothing" })));
+    } catch (err) {
+      condition = (err as { condition?: string }).condition ?? "";
+    }
+    expect(condition).to.equal("service-unavailable");
+  });
+
+  it("RFC 3921 3: the legacy <session/> request is answered with a result", async () => {
+    const c = await connectClient({ port: ts.starttlsPort, username: "bob", password: "builder" });
+    clients.push(c);
+    const reply = await c.iqCaller.request(xml("iq", { type: "set" }, xml("session", { xmlns: "urn:ietf:params:xml:ns:xmpp-session" })));
+    expect(reply.attrs.type).to.equal("result");
+  });
+
+  it("RFC 6120 5.3.1: before TLS only STARTTLS (required) is offered, no SASL mechanisms", async () => {
+    const raw = await RawClient.connect(ts.starttlsPort);
+    raw.send(HEADER());
+    const got = await raw.waitFor("</stream:features>");
+    raw.close();
+    expect(got).to.include("<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"><required/></starttls>");
+    expect(got).not.to.include("mechanisms");
+  });
+
+  it("RFC 6120 6.4.2: after TLS, SCRAM-SHA-256, SCRAM-SHA-1 (with -PLUS) and PLAIN are offered", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.close();
+    for (const m of ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS"]) {
+      expect(raw.received).to.include(`<mechanism>${m}</mechanism>`);
+    }
+  });
+
+  it("RFC 7677: SCRAM-SHA-256 over a raw stream, server signature verified, then bind", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    const scram = new ScramClient("sha256", "alice", "wonderland");
+    raw.clear();
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${b64(scram.first())}</auth>`);
+    const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
+    raw.clear();
+    raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
+    const success = /<success[^>]*>([^<]*)<\/success>/.exec(await raw.waitFor("</success>"))![1]!;
+    expect(scram.verify(unb64(success))).to.equal(true);
+    raw.clear();
+    raw.send(HEADER());
+    await raw.waitFor("</stream:features>");
+    expect(raw.received).to.include("urn:ietf:params:xml:ns:xmpp-bind");
+    raw.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>");
+    await raw.waitFor("</iq>");
+    expect(raw.received).to.include("<jid>alice@localhost/raw</jid>");
+    raw.close();
+  });
+
+  it("RFC 6120 6.4.5: after max_failures_per_stream failures the stream closes with policy-violation", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    const bad = b64("\0alice\0nope");
+    for (let i = 0; i < ts.config.auth.max_failures_per_stream; i++) {
+      raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${bad}</auth>`);
+      await raw.waitFor(new RegExp(`(<failure[^]*?</failure>[^]*){${i + 1}}`));
+    }
+    await raw.waitFor("</stream:stream>");
+    expect(raw.received).to.include("<not-authorized/>");
+    expect(raw.received).to.match(/<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/>/);
+    await raw.waitClosed();
+  });
+
+  it("RFC 6120 6.4.2: a mechanism that was not offered fails with invalid-mechanism", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>");
+    await raw.waitFor("</failure>");
+    raw.close();
+    expect(raw.received).to.include("<invalid-mechanism/>");
+  });
+
+  it("RFC 6120 6.4.2: SASL data that is not base64 fails with incorrect-encoding", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>***</auth>");
+    await raw.waitFor("</failure>");
+    raw.close();
+    expect(raw.received).to.include("<incorrect-encoding/>");
+  });
+
+  it("the password never appears in the server's log", () => {
+    const all = ts.logs.join("\n");
+    expect(all).not.to.include("wonderland");
+    expect(all).not.to.include("builder");
+  });
+});
+
+describe("login policy options", function () {
+  it("PLAIN inside TLS works with xmpp.js when it is the only mechanism", async () => {
+    const ts = await startTestServer({ auth: { mechanisms: ["PLAIN"] } });
+    try {
+      await ts.addUser("carol", "secret");
+      const c = await connectClient({ port: ts.starttlsPort, username: "carol", password: "secret" });
+      expect(c.jid?.bare().toString()).to.equal("carol@localhost");
+      await c.stop();
+    } finally {
+      await ts.stop();
+    }
+  });
+
+  it("RFC 6120 13.9.4: PLAIN is never offered on a plaintext stream, even when TLS is optional", async () => {
+    const ts = await startTestServer({ listen: { require_encryption: false } });
+    try {
+      const raw = await RawClient.connect(ts.starttlsPort);
+      raw.send(HEADER());
+      const got = await raw.waitFor("</stream:features>");
+      raw.close();
+      expect(got).to.include("<mechanism>SCRAM-SHA-1</mechanism>");
+      expect(got).not.to.include("<mechanism>PLAIN</mechanism>");
+      expect(got).not.to.include("-PLUS");
+    } finally {
+      await ts.stop();
+    }
+  });
+});
