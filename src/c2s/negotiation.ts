@@ -114,7 +114,9 @@ export class Negotiation {
       if (this.mustEncrypt) return this.fail("encryption-required", "STARTTLS first");
       const name = el.attrs.mechanism ?? "";
       this.mechanismName = name;
-      const mechanism = this.offered.includes(name) ? createMechanism(name, this.saslContext()) : null;
+      // Unknown users get made-up credentials of the same cost, so existence does not leak.
+      const fake = { fakeIterations: this.core.config.auth.scram_iterations };
+      const mechanism = this.offered.includes(name) ? createMechanism(name, this.saslContext(), fake) : null;
       if (!mechanism) return this.fail("invalid-mechanism");
       this.mechanism = mechanism;
       const data = decodeSasl(el.text());
