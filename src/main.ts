@@ -130,8 +130,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       if (stopped) return;
       stopped = true;
       log.info("shutting down", { sessions: sessions.count, connections: streams.size });
-      await listeners.stop();
+      const listenersClosed = listeners.stop();
       await Promise.all([...streams].map((s) => s.close("system-shutdown", "the server is shutting down")));
+      await listenersClosed;
       for (const m of modules.reverse()) await m.unload();
       if (!opts.storage) await storage.close();
       log.info("stopped");

@@ -128,9 +128,10 @@ export class C2sStream implements ClientSession {
     if (header.defaultNs !== NS.CLIENT) {
       return void this.close("invalid-namespace", "the content namespace must be jabber:client");
     }
-    // RFC 6120 4.7.5: no version means pre-XMPP 1.0, which we do not speak.
+    // RFC 6120 4.7.5: no version means pre-XMPP 1.0, which we do not speak; a higher
+    // version is answered with ours (1.0), and the client decides whether to go on.
     const major = Number.parseInt((header.attrs.version ?? "0.9").split(".")[0] ?? "", 10);
-    if (major !== 1) return void this.close("unsupported-version", "XMPP version 1.0 is required");
+    if (!(major >= 1)) return void this.close("unsupported-version", "XMPP version 1.0 is required");
     if (!this.domain) {
       return void this.close("host-unknown", to === undefined ? "the stream header has no 'to'" : `${to} is not served here`);
     }

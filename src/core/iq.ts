@@ -2,7 +2,7 @@
 // sends exactly one reply; a crash becomes internal-server-error and a log
 // line, nobody handling it becomes service-unavailable, in this one place.
 
-import { type Element, xml } from "../xml/index.js";
+import { type Element, cloneElement, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import type { Jid } from "../xmpp/jid.js";
 import type { Logger } from "./log.js";
@@ -77,7 +77,7 @@ export class IqDispatcher {
     }
     const attrs = { type: "result", id: el.attrs.id, from: el.attrs.to, to: el.attrs.from };
     if (outcome instanceof StanzaError) {
-      return xml("iq", { ...attrs, type: "error" }, payload.clone(), outcome.toElement());
+      return xml("iq", { ...attrs, type: "error" }, cloneElement(payload), outcome.toElement());
     }
     return xml("iq", attrs, outcome ?? null);
   }

@@ -110,10 +110,14 @@ export class Listeners {
     this.onTransport(new SocketTransport(socket, address, () => this.tls));
   }
 
-  /** Stops accepting new connections; existing ones are left to the caller. */
-  async stop(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  /**
+   * Stops accepting new connections at once; the promise resolves when the
+   * existing ones (which the caller closes) are gone too.
+   */
+  stop(): Promise<void> {
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.servers.length = 0;
+    return closed.then(() => undefined);
   }
 
   get connectionCount(): number {

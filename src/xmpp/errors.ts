@@ -1,7 +1,7 @@
 // The one error catalogue: stanza errors (RFC 6120 8.3.3) and stream errors
 // (RFC 6120 4.9.3) as string-literal unions, with their wire form.
 
-import { type Element, xml } from "../xml/index.js";
+import { type Element, cloneElement, xml } from "../xml/index.js";
 import { NS } from "./ns.js";
 
 export type StreamErrorCondition =
@@ -118,10 +118,10 @@ export function errorReply(stanza: Element, error: StanzaError): Element {
     from: stanza.attrs.to,
     to: stanza.attrs.from,
   });
-  if (stanza.name !== "iq") for (const child of stanza.children) reply.cnode(typeof child === "string" ? child : child.clone());
+  if (stanza.name !== "iq") for (const child of stanza.children) reply.cnode(typeof child === "string" ? child : cloneElement(child));
   else {
     const payload = stanza.getChildElements()[0];
-    if (payload) reply.cnode(payload.clone());
+    if (payload) reply.cnode(cloneElement(payload));
   }
   reply.cnode(error.toElement());
   return reply;

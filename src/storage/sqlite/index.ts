@@ -3,7 +3,20 @@
 
 import { join } from "node:path";
 import type { Credentials } from "../../c2s/sasl/credentials.js";
-import { AccountExistsError, type AccountRecord, type AccountStore, type Storage } from "../types.js";
+import {
+  AccountExistsError,
+  type AccountRecord,
+  type AccountStore,
+  type OfflineMessage,
+  type OfflineStore,
+  type PendingSubscription,
+  type RosterChange,
+  type RosterItem,
+  type RosterStore,
+  type RosterUpdate,
+  type Storage,
+  type Subscription,
+} from "../types.js";
 import { SqliteDb } from "./db.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -54,6 +67,121 @@ class SqliteAccounts implements AccountStore {
   }
 }
 
+interface RosterRow {
+  contact: string;
+  name: string | null;
+  groups: string;
+  subscription: Subscription;
+  ask: number;
+  approved: number;
+}
+
+const ROSTER_COLUMNS = "contact, name, groups, subscription, ask, approved";
+
+function rosterItem(row: RosterRow): RosterItem {
+  return {
+    jid: row.contact,
+    name: row.name,
+    groups: JSON.parse(row.groups) as string[],
+    subscription: row.subscription,
+    ask: row.ask === 1,
+    approved: row.approved === 1,
+  };
+}
+
+class SqliteRoster implements RosterStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  private async version(account: string): Promise<number> {
+    const row = await this.db.get<{ version: number }>("SELECT version FROM roster_versions WHERE account = ?", [account]);
+    return row?.version ?? 0;
+  }
+
+  get(account: string): Promise<{ version: number; items: RosterItem[] }> {
+    // One transaction so the version matches the items read.
+    return this.db.transaction(async () => {
+      const rows = await this.db.all<RosterRow>(`SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE account = ? ORDER BY contact`, [account]);
+      return { version: await this.version(account), items: rows.map(rosterItem) };
+    });
+  }
+
+  async item(account: string, contact: string): Promise<RosterItem | null> {
+    const row = await this.db.get<RosterRow>(`SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE account = ? AND contact = ?`, [account, contact]);
+    return row ? rosterItem(row) : null;
+  }
+
+  async count(account: string): Promise<number> {
+    const row = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM roster_items WHERE account = ?", [account]);
+    return row?.n ?? 0;
+  }
+
+  update(account: string, contact: string, fn: RosterUpdate): Promise<RosterChange> {
+    return this.db.transaction(async () => {
+      const before = await this.item(account, contact);
+      const next = fn(before ? structuredClone(before) : null);
+      if (next === undefined || (next === null && !before)) return { before, after: before, version: await this.version(account) };
+      if (next === null) await this.db.run("DELETE FROM roster_items WHERE account = ? AND contact = ?", [account, contact]);
+      else {
+        await this.db.run(
+          `INSERT OR REPLACE INTO roster_items (account, ${ROSTER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          [account, contact, next.name, JSON.stringify(next.groups), next.subscription, next.ask ? 1 : 0, next.approved ? 1 : 0],
+        );
+      }
+      await this.db.run(
+        "INSERT INTO roster_versions (account, version) VALUES (?, 1) ON CONFLICT (account) DO UPDATE SET version = version + 1",
+        [account],
+      );
+      return { before, after: next && { ...next, jid: contact }, version: await this.version(account) };
+    });
+  }
+
+  async addPending(account: string, contact: string, stanza: string): Promise<void> {
+    await this.db.run("INSERT OR REPLACE INTO roster_pending_in (account, contact, stanza) VALUES (?, ?, ?)", [account, contact, stanza]);
+  }
+
+  async removePending(account: string, contact: string): Promise<boolean> {
+    const { changes } = await this.db.run("DELETE FROM roster_pending_in WHERE account = ? AND contact = ?", [account, contact]);
+    return changes > 0;
+  }
+
+  async hasPending(account: string, contact: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 AS x FROM roster_pending_in WHERE account = ? AND contact = ?", [account, contact])) !== undefined;
+  }
+
+  pending(account: string): Promise<PendingSubscription[]> {
+    return this.db.all("SELECT contact, stanza FROM roster_pending_in WHERE account = ? ORDER BY contact", [account]);
+  }
+}
+
+class SqliteOffline implements OfflineStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  store(account: string, stanza: string, storedAt: number, limit: number): Promise<boolean> {
+    // Count and insert in one transaction so concurrent senders cannot pass the quota.
+    return this.db.transaction(async () => {
+      if ((await this.count(account)) >= limit) return false;
+      await this.db.run("INSERT INTO offline_messages (account, stanza, stored_at) VALUES (?, ?, ?)", [account, stanza, storedAt]);
+      return true;
+    });
+  }
+
+  async count(account: string): Promise<number> {
+    const row = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM offline_messages WHERE account = ?", [account]);
+    return row?.n ?? 0;
+  }
+
+  take(account: string): Promise<OfflineMessage[]> {
+    return this.db.transaction(async () => {
+      const rows = await this.db.all<{ stanza: string; stored_at: number }>(
+        "SELECT stanza, stored_at FROM offline_messages WHERE account = ? ORDER BY id",
+        [account],
+      );
+      await this.db.run("DELETE FROM offline_messages WHERE account = ?", [account]);
+      return rows.map((r) => ({ stanza: r.stanza, storedAt: r.stored_at }));
+    });
+  }
+}
+
 export async function openSqliteStorage(dataDir: string): Promise<Storage> {
   const db = await SqliteDb.open(dataDir === ":memory:" ? ":memory:" : join(dataDir, "parley.db"));
   try {
@@ -62,5 +190,10 @@ export async function openSqliteStorage(dataDir: string): Promise<Storage> {
     await db.close();
     throw err;
   }
-  return { accounts: new SqliteAccounts(db), close: () => db.close() };
+  return {
+    accounts: new SqliteAccounts(db),
+    roster: new SqliteRoster(db),
+    offline: new SqliteOffline(db),
+    close: () => db.close(),
+  };
 }
