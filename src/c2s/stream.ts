@@ -36,7 +36,7 @@ export class C2sStream implements ClientSession {
 
   private state: State = "header";
   private headerSent = false;
-  private parser: StreamParser;
+  private readonly parser: StreamParser;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private paused = false;
@@ -97,7 +97,8 @@ export class C2sStream implements ClientSession {
 
   /** Stream restart after STARTTLS or SASL success (RFC 6120 5.4.3.3, 6.4.6). */
   restart(): void {
-    this.parser = this.createParser();
+    // reset(), not a new parser: the rest of the current chunk belongs to the new stream.
+    this.parser.reset();
     this.state = "header";
     this.headerSent = false;
   }
