@@ -50,9 +50,11 @@ export class Negotiation {
         if (this.offered.length > 0) {
           features.cnode(xml("mechanisms", { xmlns: NS.SASL }, ...this.offered.map((m) => xml("mechanism", {}, m))));
         }
-        if (bindings.length > 0) {
-          // XEP-0440: which channel-binding types the -PLUS mechanisms can use here.
-          features.cnode(xml("sasl-channel-binding", { xmlns: NS.SASL_CB }, ...bindings.map((type) => xml("channel-binding", { type }))));
+        // XEP-0440: which channel-binding types the -PLUS mechanisms can use here. tls-unique
+        // is accepted for old clients but not advertised on TLS 1.3 (RFC 9266 retires it there).
+        const advertised = bindings.filter((type) => type !== "tls-unique" || transport.tlsInfo()?.protocol !== "TLSv1.3");
+        if (advertised.length > 0) {
+          features.cnode(xml("sasl-channel-binding", { xmlns: NS.SASL_CB }, ...advertised.map((type) => xml("channel-binding", { type }))));
         }
       }
     } else {

@@ -108,6 +108,12 @@ export class SocketTransport implements Transport {
     if (socket.getProtocol() === "TLSv1.3") {
       bindings.set("tls-exporter", socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)));
     }
+    // RFC 5929 3.1: the first Finished message of the latest handshake (the client's, unless
+    // the session was resumed). COMPAT: slixmpp 1.8 binds only to tls-unique, even on TLS 1.3,
+    // where RFC 9266 replaces it with tls-exporter; without it slixmpp cannot log in while
+    // -PLUS is offered (its non-PLUS attempt then says "y", which RFC 5802 makes us refuse).
+    const finished = socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished();
+    if (finished) bindings.set("tls-unique", finished);
     // RFC 5929 4.1: hash of our certificate (SHA-256 for MD5/SHA-1/SHA-256-signed certificates).
     const cert = socket.getCertificate();
     if (cert && "raw" in cert && cert.raw) {

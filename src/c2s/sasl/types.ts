@@ -17,7 +17,7 @@ export type SaslFailureCondition =
   | "temporary-auth-failure";
 
 /** RFC 9266 and RFC 5929 */
-export type ChannelBindingType = "tls-exporter" | "tls-server-end-point";
+export type ChannelBindingType = "tls-exporter" | "tls-server-end-point" | "tls-unique";
 
 export interface SaslContext {
   /** Credentials for a SASL username (exactly as the client sent it, after SCRAM's =2C/=3D unescaping); null when unknown. The caller prepares it as a JID localpart. */
