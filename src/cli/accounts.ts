@@ -82,6 +82,10 @@ export function register(program: Command): void {
     .action(async (address: string, opts: { passwordStdin?: boolean }, cmd: Command) => {
       const config = await loadFor(cmd);
       const jid = accountJid(config, address);
+      // Say so before asking for a password that would be thrown away.
+      if (await withStorage(config, (s) => s.accounts.get(jid.domain, jid.local))) {
+        fail(`${jid} already exists (use 'parley passwd' to change its password)`);
+      }
       const password = await readPassword(opts.passwordStdin === true);
       const credentials = await credentialsFor(config, password);
       await withStorage(config, async (s) => {

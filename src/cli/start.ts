@@ -2,7 +2,8 @@
 // SIGHUP reloads the configuration (whole or not at all).
 
 import type { Command } from "commander";
-import { loadConfig } from "../config/index.js";
+import { resolve } from "node:path";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "../config/index.js";
 import { startServer } from "../main.js";
 import { configPath } from "./common.js";
 
@@ -17,7 +18,7 @@ export function register(program: Command): void {
       const accounts = await server.core.storage.accounts.list();
       if (accounts.length === 0) {
         const domain = config.server.domains[0];
-        const cfg = config.source ? ` --config ${config.source}` : "";
+        const cfg = config.source && config.source !== resolve(DEFAULT_CONFIG_PATH) ? ` --config ${config.source}` : "";
         server.log.info(`no accounts yet; add one with: bin/parley${cfg} adduser alice@${domain}`);
       }
       let stopping = false;
