@@ -1,85 +1,18 @@
 import { expect } from "chai";
-import { spawn } from "node:child_process";
+import { BIN, type Run, runParley } from "../harness/cli.js";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const BIN = join(ROOT, "bin/parley");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  entry: string,
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<Run> {
-  return new Promise((ok, fail) => {
-    const base = { ...process.env };
-    delete base.PARLEY_CONFIG;
-    const child = spawn(process.execPath, [entry, ...args], { cwd, env: { ...base, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", fail);
-    child.on("close", (code) => ok({ code, stdout, stderr }));
-  });
-}
-
-/**
- * bin/parley when the whole CLI loads; otherwise (while other parts of the tree
- * are still missing) a stand-in with the same global --config option and the
- * same error handling as src/cli/index.ts, registering only config and cert.
- */
-async function chooseEntry(dir: string): Promise<string> {
-  const probe = await run(BIN, ["--help"], dir);
-  if (probe.code === 0) return BIN;
-  const url = (p: string) => pathToFileURL(join(ROOT, p)).href;
-  const standIn = join(dir, "parley-standin.mjs");
-  await writeFile(
-    standIn,
-    `import { Command, CommanderError } from ${JSON.stringify(url("node_modules/commander/esm.mjs"))};
-import { register as config } from ${JSON.stringify(url("dist/src/cli/config.js"))};
-import { register as cert } from ${JSON.stringify(url("dist/src/cli/cert.js"))};
-const program = new Command("parley").option("-c, --config <path>").exitOverride();
-config(program);
-cert(program);
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (["ConfigError", "CertificateError", "UserError"].includes(err?.constructor?.name)) {
-    console.error("parley: " + err.message);
-    process.exit(1);
-  }
-  console.error(err);
-  process.exit(2);
-}
-`,
-  );
-  return standIn;
+function run(_entry: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return runParley(args, cwd, { env });
 }
 
 describe("CLI: parley config check and parley cert generate", () => {
   let tmp: string;
-  let entry: string;
-  let entryDir: string;
+  const entry = BIN;
 
-  before(async () => {
-    entryDir = await mkdtemp(join(tmpdir(), "parley-cli-entry-"));
-    entry = await chooseEntry(entryDir);
-  });
-  after(async () => {
-    await rm(entryDir, { recursive: true, force: true });
-  });
   beforeEach(async () => {
     tmp = await mkdtemp(join(tmpdir(), "parley-cli-"));
   });
