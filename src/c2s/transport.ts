@@ -19,6 +19,7 @@ export interface Transport {
   pause(): void;
   resume(): void;
   onData(cb: (chunk: Buffer) => void): void;
+  /** Every callback registered runs once when the connection is gone. */
   onClose(cb: (reason: string) => void): void;
   /** Upgrades in place; data before the handshake is discarded. Resolves once TLS is up. */
   startTls(servername: string): Promise<void>;

@@ -2,14 +2,19 @@
 // and XEP-0160. Not a module: modules still talk only through core events;
 // this is the roster's wire form and a few lookups they all need.
 
+import { extendSchema, int } from "../config/index.js";
 import type { ModuleContext } from "../core/modules.js";
 import type { ClientSession } from "../core/session.js";
 import type { RosterItem } from "../storage/types.js";
 import { type Element, StreamParser, cloneElement, xml } from "../xml/index.js";
 import type { Jid } from "../xmpp/jid.js";
 
-/** Until the config schema has modules.roster.max_items. */
-export const DEFAULT_MAX_ROSTER_ITEMS = 1000;
+/** [modules.roster]: read by the roster and the subscription modules. */
+export const rosterSettings = extendSchema(
+  "modules.roster",
+  { max_items: int({ doc: "Most contacts one account's roster may hold; past it adding one fails with not-allowed.", default: 1000, min: 1 }) },
+  "Rosters (RFC 6121 2).",
+);
 
 export const NS_ROSTER = "jabber:iq:roster";
 /** RFC 6121 2.6.1: roster versioning stream feature. */
@@ -69,16 +74,6 @@ export async function sendToAvailable(m: ModuleContext, account: Jid, el: Elemen
   const targets = m.sessions.available(account);
   await Promise.all(targets.map((s) => s.send(el)));
   return targets;
-}
-
-/**
- * A module setting that the config schema may not carry yet: read from
- * config.modules.<section>.<key> when present, else the default.
- */
-export function moduleSetting(m: ModuleContext, section: string, key: string, fallback: number): number {
-  const modules = (m.config as unknown as { modules?: Record<string, Record<string, unknown> | undefined> }).modules;
-  const value = modules?.[section]?.[key];
-  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }
 
 /** Parses one stored stanza (as el.toString() wrote it) in a jabber:client stream context. */

@@ -8,10 +8,9 @@ import { type Element, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import { Jid } from "../xmpp/jid.js";
 import {
-  DEFAULT_MAX_ROSTER_ITEMS,
   NS_ROSTER,
   NS_ROSTERVER,
-  moduleSetting,
+  rosterSettings,
   newRosterItem,
   pushRosterItem,
   rosterItemElement,
@@ -59,7 +58,7 @@ async function rosterSet(m: ModuleContext, req: IqRequest): Promise<StanzaError 
   if (contact.equals(account)) return new StanzaError("not-allowed", "the account's own JID cannot be a roster item");
   if (parsed.remove) return removeItem(m, account, contact);
 
-  const max = moduleSetting(m, "roster", "max_items", DEFAULT_MAX_ROSTER_ITEMS);
+  const max = rosterSettings(m.config).max_items;
   const key = contact.bareString();
   if ((await m.storage.roster.item(account.bareString(), key)) === null && (await m.storage.roster.count(account.bareString())) >= max) {
     return new StanzaError("not-allowed", `the roster is full (at most ${max} items)`);

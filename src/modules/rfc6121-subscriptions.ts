@@ -12,10 +12,9 @@ import { type Element, cloneElement, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import { Jid } from "../xmpp/jid.js";
 import {
-  DEFAULT_MAX_ROSTER_ITEMS,
   NS_PRE_APPROVAL,
   isInitialPresence,
-  moduleSetting,
+  rosterSettings,
   newRosterItem,
   parseStanza,
   pushRosterItem,
@@ -80,7 +79,7 @@ async function outbound(m: ModuleContext, session: ClientSession, type: Subscrip
   switch (type) {
     case "subscribe": {
       // RFC 6121 3.1.2: the item becomes pending out (ask), created if needed; the request is always routed.
-      if (!current && (await m.storage.roster.count(account)) >= moduleSetting(m, "roster", "max_items", DEFAULT_MAX_ROSTER_ITEMS)) {
+      if (!current && (await m.storage.roster.count(account)) >= rosterSettings(m.config).max_items) {
         return m.router.bounce(stanza, new StanzaError("not-allowed", "the roster is full"), session);
       }
       await update(m, user, contact, (cur) => (cur && (hasTo(cur.subscription) || cur.ask) ? undefined : { ...(cur ?? newRosterItem(key)), ask: true }));

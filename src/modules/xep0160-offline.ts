@@ -10,10 +10,14 @@ import { type Element, cloneElement, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import type { Jid } from "../xmpp/jid.js";
 import { NS } from "../xmpp/ns.js";
-import { moduleSetting, parseStanza } from "./rfc6121-common.js";
+import { extendSchema, int } from "../config/index.js";
+import { parseStanza } from "./rfc6121-common.js";
 
-/** Until the config schema has modules.offline.max_messages. */
-export const DEFAULT_MAX_OFFLINE_MESSAGES = 500;
+const offlineSettings = extendSchema(
+  "modules.offline",
+  { max_messages: int({ doc: "Most messages stored for one offline account; past it the sender gets an error.", default: 500, min: 0 }) },
+  "Offline messages (XEP-0160).",
+);
 const NS_HINTS = "urn:xmpp:hints";
 const NS_CHATSTATES = "http://jabber.org/protocol/chatstates";
 /** Set once this session got its stored messages; cleared by unavailable presence. */
@@ -72,7 +76,7 @@ export default defineModule({
 });
 
 async function store(m: ModuleContext, el: Element, to: Jid): Promise<boolean> {
-  const limit = moduleSetting(m, "offline", "max_messages", DEFAULT_MAX_OFFLINE_MESSAGES);
+  const limit = offlineSettings(m.config).max_messages;
   const stored = await m.storage.offline.store(to.bareString(), el.toString(), Date.now(), limit);
   if (!stored) {
     // XEP-0160 3: storage full: the sender learns the message was not kept.

@@ -11,7 +11,7 @@ import type { TlsContexts } from "./listeners.js";
 export class SocketTransport implements Transport {
   private socket: Socket;
   private dataCb: ((chunk: Buffer) => void) | null = null;
-  private closeCb: ((reason: string) => void) | null = null;
+  private readonly closeCbs: ((reason: string) => void)[] = [];
   private closed = false;
   private lastError: string | null = null;
 
@@ -41,7 +41,7 @@ export class SocketTransport implements Transport {
     socket.on("close", () => {
       if (socket !== this.socket || this.closed) return;
       this.closed = true;
-      this.closeCb?.(this.lastError ?? "closed by peer");
+      for (const cb of this.closeCbs) cb(this.lastError ?? "closed by peer");
     });
   }
 
@@ -78,7 +78,7 @@ export class SocketTransport implements Transport {
   }
 
   onClose(cb: (reason: string) => void): void {
-    this.closeCb = cb;
+    this.closeCbs.push(cb);
   }
 
   startTls(servername: string): Promise<void> {

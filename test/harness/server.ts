@@ -46,8 +46,15 @@ export function testConfig(dataDir: string, certs: string, overrides: ConfigOver
   return validateConfig(raw, null);
 }
 
-export async function startTestServer(overrides: ConfigOverrides = {}): Promise<TestServer> {
-  const dir = await mkdtemp(join(tmpdir(), "parley-test-"));
+export interface TestServerOptions {
+  /** Reuse this directory (its data/ holds the databases), e.g. to restart on the same data. */
+  dir?: string;
+  /** stop() leaves the directory in place, for a restart. */
+  keepDir?: boolean;
+}
+
+export async function startTestServer(overrides: ConfigOverrides = {}, opts: TestServerOptions = {}): Promise<TestServer> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "parley-test-")));
   const config = testConfig(join(dir, "data"), await certDir(), overrides);
   const logs: string[] = [];
   const sink: LogSink = { level: "debug", write: (line) => logs.push(line) };
@@ -64,7 +71,7 @@ export async function startTestServer(overrides: ConfigOverrides = {}): Promise<
     },
     async stop() {
       await server.stop();
-      await rm(dir, { recursive: true, force: true });
+      if (!opts.keepDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
