@@ -2,6 +2,10 @@
 // listeners. startServer() is what `parley start` and the tests run.
 
 import { createSecureContext, type SecureContext } from "node:tls";
+import { auditSettings } from "./audit/config.js";
+import { installRecordingNotice } from "./audit/notice.js";
+import { Daemon } from "./admin/daemon.js";
+import { type AuditSink, openAuditSink } from "./audit/sink.js";
 import { C2sStream } from "./c2s/stream.js";
 import { AuthThrottle } from "./c2s/throttle.js";
 import type { Config } from "./config/types.js";
@@ -22,6 +26,9 @@ export interface RunningServer {
   readonly core: Core;
   readonly listeners: readonly BoundListener[];
   readonly log: Logger;
+  readonly audit: AuditSink;
+  /** Admin socket, metrics, and which reloaded settings wait for a restart. */
+  readonly daemon: Daemon;
   /** Port of the first listener of a kind (tests start on port 0). */
   port(kind: "starttls" | "direct-tls"): number;
   /** SIGTERM: stop accepting, system-shutdown to every client, close storage. */
@@ -33,6 +40,8 @@ export interface RunningServer {
 export interface StartOptions {
   sink?: LogSink;
   storage?: Storage;
+  /** Tests inject a failing sink; by default it follows [audit]. */
+  audit?: AuditSink;
 }
 
 export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomain: string): TlsContexts {
@@ -57,6 +66,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   let tls = tlsContexts(certificates, config.server.domains[0]!);
 
   const storage = opts.storage ?? (await openSqliteStorage(config.server.data_dir));
+  // The audit trail opens before any listener: no stanza can pass unrecorded.
+  let audit: AuditSink;
+  try {
+    audit = opts.audit ?? (await openAuditSink(auditSettings(config), log.child("audit")));
+  } catch (err) {
+    if (!opts.storage) await storage.close();
+    throw err;
+  }
+  if (!audit.enabled) log.warn("AUDIT IS OFF (audit.enabled = false): nothing is recorded");
   const hosts = new Set(config.server.domains);
   const sessions = new SessionRegistry();
   const events = new EventBus();
@@ -83,15 +101,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     nonzas: new Map(),
   };
   const modules: LoadedModule[] = [];
+  installRecordingNotice(core);
   for (const def of builtinModules) modules.push(await loadModule(core, def));
 
   const throttle = new AuthThrottle(config.auth.failure_delay_ms, config.auth.failure_delay_max_ms);
   const streams = new Set<C2sStream>();
   const c2sLog = log.child("c2s");
+  // The streams see the audit sink through the metrics tap (stanzas, auth failures, commit times).
+  const daemon = new Daemon(log.child("admin"), { sessions: () => sessions.count, connections: () => streams.size });
+  const tapped = daemon.tapAudit(audit);
   const listeners = new Listeners(
     tls,
     (transport) => {
-      const stream = new C2sStream({ core, throttle, log: c2sLog }, transport);
+      const stream = new C2sStream({ core, throttle, log: c2sLog, audit: tapped }, transport);
       streams.add(stream);
       transport.onClose(() => streams.delete(stream));
     },
@@ -99,6 +121,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   let bound: BoundListener[];
   try {
+    await daemon.start({ core, listeners: () => listeners.bound, connections: () => streams.size });
     bound = await listeners.start({
       interfaces: config.listen.interfaces,
       starttlsPorts: config.listen.c2s_ports,
@@ -106,7 +129,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       maxConnectionsPerAddress: () => core.config.limits.max_connections_per_address,
     });
   } catch (err) {
+    await daemon.stop();
     await listeners.stop();
+    if (!opts.audit) await audit.close();
     if (!opts.storage) await storage.close();
     throw err;
   }
@@ -121,6 +146,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     core,
     listeners: bound,
     log,
+    audit,
+    daemon,
     port(kind) {
       const l = bound.find((b) => b.kind === kind);
       if (!l) throw new Error(`no ${kind} listener`);
@@ -131,13 +158,21 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       stopped = true;
       log.info("shutting down", { sessions: sessions.count, connections: streams.size });
       const listenersClosed = listeners.stop();
+      await daemon.stop();
+      // Stop reading, then let every stanza already accepted be routed and written while
+      // all sessions are still open (a second pass catches deliveries the first one caused).
+      for (let pass = 0; pass < 2; pass++) await Promise.all([...streams].map((s) => s.drain()));
       await Promise.all([...streams].map((s) => s.close("system-shutdown", "the server is shutting down")));
       await listenersClosed;
       for (const m of modules.reverse()) await m.unload();
+      // Last: session ends and module shutdown traffic are recorded first.
+      if (!opts.audit) await audit.close();
       if (!opts.storage) await storage.close();
       log.info("stopped");
     },
-    async reload(next) {
+    async reload(requested) {
+      // Settings that need a restart keep their running values (and are logged).
+      const next = daemon.reconcile(core.config, requested);
       const loaded = await loadCertificates(next);
       for (const w of loaded.warnings) log.warn(w);
       tls = tlsContexts(loaded.certificates, next.server.domains[0]!);
@@ -145,6 +180,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       sink.level = next.server.log_level;
       throttle.configure(next.auth.failure_delay_ms, next.auth.failure_delay_max_ms);
       core.config = next;
+      daemon.applied();
       log.info("configuration reloaded", { source: next.source ?? "embedded defaults" });
     },
   };

@@ -3,6 +3,7 @@
 // in-order processing of stanzas. Transport-agnostic: see transport.ts.
 
 import { randomBytes } from "node:crypto";
+import type { AuditParty, AuditSink, Detail, SessionEvent } from "../audit/sink.js";
 import type { Core } from "../core/modules.js";
 import type { Logger } from "../core/log.js";
 import type { ClientSession } from "../core/session.js";
@@ -18,12 +19,24 @@ export interface C2sContext {
   core: Core;
   throttle: AuthThrottle;
   log: Logger;
+  /** The audit tap: every stanza in and out, every session event (core, not a module). */
+  audit: AuditSink;
 }
 
 type State = "header" | "negotiating" | "bound" | "closed";
 
+/**
+ * The commit of each inbound stanza's audit record, by element: the router hands
+ * the same element to the recipient's send(), which waits for this commit as well
+ * as its own. Routing does not wait for the inbound commit, so both records
+ * usually share one commit group (one fsync per message, not two).
+ */
+const inboundCommits = new WeakMap<Element, Promise<void>>();
+
 /** Pending stanzas per session beyond which we stop reading its socket. */
 const MAX_QUEUED = 64;
+/** Inbound stanzas of one session whose audit records may be uncommitted at once. */
+const MAX_UNCOMMITTED = 32;
 const CLOSE_GRACE_MS = 2000;
 
 export class C2sStream implements ClientSession {
@@ -50,6 +63,11 @@ export class C2sStream implements ClientSession {
   private timer: NodeJS.Timeout | null = null;
   private readonly connectedAt = Date.now();
   private closeReason = "closed";
+  /** Outbound writes wait for their audit commit, in the order send() was called. */
+  private outbound: Promise<void> = Promise.resolve();
+  /** The newest inbound record's commit: replies to this session wait for it too. */
+  private lastInbound: Promise<void> = Promise.resolve();
+  private uncommitted = 0;
 
   constructor(
     readonly ctx: C2sContext,
@@ -63,6 +81,8 @@ export class C2sStream implements ClientSession {
     transport.onClose((reason) => void this.onTransportClosed(reason));
     this.scheduleTimer(limits.auth_timeout_seconds * 1000);
     this.log.debug("connected", { address: transport.remoteAddress, tls: transport.secure });
+    // First in the queue: nothing this connection sends is handled before its connect record.
+    this.enqueue(() => this.auditEvent("connect", { tls: transport.secure }));
   }
 
   get jid(): Jid {
@@ -80,6 +100,21 @@ export class C2sStream implements ClientSession {
 
   get isBound(): boolean {
     return this.state === "bound";
+  }
+
+  /** Who audit records of this stream are about; `account` before binding (authentication). */
+  auditParty(account?: string | null): AuditParty {
+    return {
+      session: this.id,
+      account: this.boundJid ? this.boundJid.bare().toString() : (account ?? null),
+      resource: this.boundJid?.resource ?? null,
+      remote: this.remoteAddress,
+    };
+  }
+
+  /** Records a session event; resolves once committed (a failure closes the stream via the queue). */
+  auditEvent(type: SessionEvent, detail: Detail, account?: string | null): Promise<void> {
+    return this.ctx.audit.event(this.auditParty(account), type, detail);
   }
 
   private createParser(): StreamParser {
@@ -103,8 +138,23 @@ export class C2sStream implements ClientSession {
     this.headerSent = false;
   }
 
+  /** Shutdown: input is no longer read, so nothing new is accepted (see drain()). */
+  private draining = false;
+
+  /**
+   * Shutdown, before close(): stops reading, then waits until every stanza
+   * already accepted has been handled and every write queued has gone out, so
+   * nothing accepted is lost between this stream and the ones it delivers to.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    this.transport.pause();
+    await this.queue;
+    await this.outbound;
+  }
+
   private onData(chunk: Buffer): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.draining) return;
     this.lastInput = Date.now();
     this.pingSent = 0;
     this.parser.write(chunk);
@@ -201,6 +251,34 @@ export class C2sStream implements ClientSession {
       }
     }
     el.attrs.from = this.jid.toString();
+    // Write-ahead: nothing derived from this stanza is written to any socket before
+    // this record is committed (send() waits for it); a failure closes this stream.
+    const recorded = this.ctx.audit.stanza("in", this.auditParty(), el);
+    this.uncommitted++;
+    const settled = recorded.then(
+      () => void this.uncommitted--,
+      (err: unknown) => {
+        this.uncommitted--;
+        this.auditFailed(err);
+      },
+    );
+    inboundCommits.set(el, recorded);
+    this.lastInbound = recorded;
+    await this.route(el);
+    // Pipelined: the next stanza is routed while this record commits, so one group
+    // commit serves many stanzas of this session; the window bounds what a fast
+    // sender can have in flight ahead of the audit writer.
+    if (this.uncommitted >= MAX_UNCOMMITTED) await settled;
+  }
+
+  /** Fail closed: a stanza whose record cannot be committed is never delivered, and the stream ends. */
+  private auditFailed(err: unknown): void {
+    if (this.state === "closed") return;
+    this.log.error("audit record not committed: stanza not delivered, closing the stream", { error: (err as Error).message });
+    void this.close("internal-server-error", "the audit trail cannot be written");
+  }
+
+  private async route(el: Element): Promise<void> {
     if (el.name === "iq" && el.attrs.type === "set" && this.isSessionRequest(el)) {
       // RFC 3921 3: the obsolete session establishment, answered for older clients.
       await this.send(xml("iq", { type: "result", id: el.attrs.id }));
@@ -236,8 +314,26 @@ export class C2sStream implements ClientSession {
     this.transport.write(data);
   }
 
-  async send(el: Element): Promise<void> {
-    this.sendRaw(el.toString());
+  /**
+   * Write-ahead: the stanza reaches the socket only after its audit record (and
+   * the record of the inbound stanza it came from) is committed; writes stay in
+   * call order. Resolves once queued, so a sender never waits for a recipient's
+   * fsync. A stanza whose record cannot be committed is not delivered: this
+   * stream closes with internal-server-error (fail closed).
+   */
+  send(el: Element): Promise<void> {
+    if (this.state === "closed") return Promise.resolve();
+    const text = el.toString();
+    const own = this.ctx.audit.stanza("out", this.auditParty(), el, text);
+    const committed = Promise.all([own, inboundCommits.get(el), this.lastInbound]);
+    committed.catch(() => undefined); // handled in the chain below, once earlier writes are done
+    this.outbound = this.outbound
+      .then(() => committed)
+      .then(
+        () => this.sendRaw(text),
+        (err: unknown) => this.auditFailed(err),
+      );
+    return Promise.resolve();
   }
 
   close(condition?: StreamErrorCondition, text?: string): Promise<void> {
@@ -277,6 +373,11 @@ export class C2sStream implements ClientSession {
       await this.queue;
       await this.ctx.core.events.emit("session/closed", this, reason);
     }
+    // Every connection's end is recorded, bound or not (failed logins end here too).
+    await this.queue;
+    await this.auditEvent("end", { reason, seconds: Math.round((Date.now() - this.connectedAt) / 1000) }).catch((err: unknown) => {
+      this.log.error("audit record of the session end not committed", { error: (err as Error).message });
+    });
   }
 
   /** Authentication deadline before bind; idle ping and connection-timeout after it. */
@@ -298,7 +399,9 @@ export class C2sStream implements ClientSession {
     if (!this.pingSent && idle >= idleMs) {
       // XEP-0199 4.3: a server-to-client ping; any input counts as the answer.
       this.pingSent = Date.now();
-      void this.send(xml("iq", { type: "get", id: `ping-${this.pingSent}`, from: this.domain, to: this.jid.toString() }, xml("ping", { xmlns: NS.PING })));
+      this.send(xml("iq", { type: "get", id: `ping-${this.pingSent}`, from: this.domain, to: this.jid.toString() }, xml("ping", { xmlns: NS.PING }))).catch(
+        () => undefined, // send() has closed the stream already
+      );
       return this.scheduleTimer(limits.ping_timeout_seconds * 1000);
     }
     this.scheduleTimer(this.pingSent ? limits.ping_timeout_seconds * 1000 : Math.max(1000, idleMs - idle));

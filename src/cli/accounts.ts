@@ -8,6 +8,7 @@ import type { Config } from "../config/types.js";
 import { openSqliteStorage } from "../storage/sqlite/index.js";
 import { AccountExistsError, type Storage } from "../storage/types.js";
 import { Jid } from "../xmpp/jid.js";
+import { recordAdminAction } from "./audit.js";
 import { fail, loadFor } from "./common.js";
 
 async function readStdin(): Promise<string> {
@@ -96,6 +97,7 @@ export function register(program: Command): void {
           throw err;
         }
       });
+      await recordAdminAction(config, "adduser", {}, jid.toString());
       console.log(`created ${jid}`);
     });
 
@@ -111,6 +113,7 @@ export function register(program: Command): void {
       const credentials = await credentialsFor(config, await readPassword(opts.passwordStdin === true));
       const changed = await withStorage(config, (s) => s.accounts.setCredentials(jid.domain, jid.local, credentials));
       if (!changed) fail(`${jid} does not exist`);
+      await recordAdminAction(config, "passwd", {}, jid.toString());
       console.log(`password changed for ${jid}`);
     });
 
@@ -122,6 +125,7 @@ export function register(program: Command): void {
       const jid = accountJid(config, address);
       const deleted = await withStorage(config, (s) => s.accounts.delete(jid.domain, jid.local));
       if (!deleted) fail(`${jid} does not exist`);
+      await recordAdminAction(config, "deluser", {}, jid.toString());
       console.log(`deleted ${jid}`);
     });
 

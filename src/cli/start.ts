@@ -43,9 +43,14 @@ export function register(program: Command): void {
       };
       process.on("SIGTERM", () => stop("SIGTERM"));
       process.on("SIGINT", () => stop("SIGINT"));
+      // Reloads run one after another; none starts once shutdown has begun.
+      let reloading: Promise<void> = Promise.resolve();
       process.on("SIGHUP", () => {
-        loadConfig(path)
-          .then((next) => server.reload(next))
+        if (stopping) return;
+        server.log.info("SIGHUP received: reloading the configuration and certificates");
+        reloading = reloading
+          .then(() => loadConfig(path))
+          .then((next) => (stopping ? undefined : server.reload(next)))
           .catch((err: unknown) => server.log.error(`reload refused, the running configuration stays: ${(err as Error).message}`));
       });
     });

@@ -22,7 +22,10 @@ export interface ClientSession {
   interested: boolean;
   /** Module-private state, keyed by module name. */
   readonly data: Map<string, unknown>;
-  /** Queue a stanza for this client. Resolves once it is written to the socket. */
+  /**
+   * Queues a stanza for this client, after every stanza queued before it. It is
+   * written once its audit record is committed; resolves once queued.
+   */
   send(el: Element): Promise<void>;
   /** End the stream, with a stream error when a condition is given; resolves once the session is gone. */
   close(condition?: StreamErrorCondition, text?: string): Promise<void>;

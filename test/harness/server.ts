@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deriveCredentials } from "../../src/c2s/sasl/credentials.js";
+import type { AuditSink } from "../../src/audit/sink.js";
 import { validateConfig } from "../../src/config/index.js";
 import type { Config } from "../../src/config/types.js";
 import { type LogSink } from "../../src/core/log.js";
@@ -20,7 +21,10 @@ function certDir(): Promise<string> {
   return sharedCertDir;
 }
 
-export type ConfigOverrides = { [K in keyof Omit<Config, "source">]?: Partial<Config[K]> };
+export type ConfigOverrides = { [K in keyof Omit<Config, "source">]?: Partial<Config[K]> } & {
+  /** Sections added with extendSchema ([audit]); checked when the config is validated. */
+  audit?: Record<string, unknown>;
+};
 
 export interface TestServer {
   server: RunningServer;
@@ -51,6 +55,8 @@ export interface TestServerOptions {
   dir?: string;
   /** stop() leaves the directory in place, for a restart. */
   keepDir?: boolean;
+  /** An audit sink instead of the one [audit] configures (e.g. one that fails). */
+  audit?: AuditSink;
 }
 
 export async function startTestServer(overrides: ConfigOverrides = {}, opts: TestServerOptions = {}): Promise<TestServer> {
@@ -58,7 +64,7 @@ export async function startTestServer(overrides: ConfigOverrides = {}, opts: Tes
   const config = testConfig(join(dir, "data"), await certDir(), overrides);
   const logs: string[] = [];
   const sink: LogSink = { level: "debug", write: (line) => logs.push(line) };
-  const server = await startServer(config, { sink });
+  const server = await startServer(config, { sink, ...(opts.audit ? { audit: opts.audit } : {}) });
   return {
     server,
     config,

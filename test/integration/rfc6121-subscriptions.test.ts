@@ -21,6 +21,8 @@ describe("RFC 6121 3: presence subscriptions", function () {
     for (const x of [u, c]) {
       await rosterGet(x);
       await x.send(xml("presence"));
+      // The session queue is in order: once this arrives, initial presence is fully handled.
+      await barrier(x, x);
     }
     return [u, c];
   };

@@ -1,0 +1,68 @@
+// One audit record, its canonical encoding and its place in the hash chain.
+// Pure code: the writer, verify and the tests share it.
+
+import { createHash } from "node:crypto";
+
+export type Direction = "in" | "out" | "event" | "admin";
+/** Stanza kinds, then the record classes that are not stanzas. */
+export type RecordKind = "message" | "presence" | "iq" | "session" | "admin" | "purge";
+
+/** What the sink hands to the writer; seq and the hashes are assigned in commit order. */
+export interface NewRecord {
+  ts: number;
+  direction: Direction;
+  session: string | null;
+  account: string | null;
+  resource: string | null;
+  remote: string | null;
+  kind: RecordKind;
+  /** Stanza type, or the event / admin action name. */
+  type: string | null;
+  stanzaId: string | null;
+  from: string | null;
+  to: string | null;
+  /** The stanza as routed (credentials redacted); null for events. */
+  xml: string | null;
+  /** Event or admin details as JSON; null for stanzas. */
+  detail: string | null;
+  /** Message body for full-text search (an index, not part of the chain). */
+  body: string | null;
+}
+
+export interface StoredRecord extends Omit<NewRecord, "body"> {
+  seq: number;
+  prev: string;
+  hash: string;
+  /** Set when retention removed the content: the digest stands in for the fields. */
+  digest: string;
+  purgedBy: number | null;
+}
+
+export const GENESIS = "0".repeat(64);
+
+/**
+ * The canonical encoding: a JSON array of every field in a fixed order. JSON.stringify
+ * of an array of strings, numbers and nulls is deterministic, and escapes what needs it.
+ */
+export function canonical(seq: number, r: Omit<NewRecord, "body">): string {
+  return JSON.stringify([
+    seq, r.ts, r.direction, r.session, r.account, r.resource, r.remote,
+    r.kind, r.type, r.stanzaId, r.from, r.to, r.xml, r.detail,
+  ]);
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+/**
+ * Two steps, so that retention can drop a record's content and keep its digest:
+ *   digest = SHA-256(canonical fields), hash = SHA-256(prev || digest).
+ * The chain links hashes; a purged record keeps prev, hash and digest, so the
+ * records after it still verify.
+ */
+export function contentDigest(seq: number, r: Omit<NewRecord, "body">): string {
+  return sha256(canonical(seq, r));
+}
+
+export function chainHash(prev: string, digest: string): string {
+  return sha256(prev + digest);
+}

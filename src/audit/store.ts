@@ -1,0 +1,113 @@
+// The audit database: a file of its own (mode 0600), WAL with synchronous=FULL
+// (SqliteDb.open), and a busy timeout because the CLI and the server may both
+// write to it; SQLite serialises the two writers.
+
+import { chmod, open } from "node:fs/promises";
+import { dirname } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { type Migration, SqliteDb } from "../storage/sqlite/db.js";
+import type { Direction, RecordKind, StoredRecord } from "./record.js";
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE records (
+        seq INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        session TEXT, account TEXT, resource TEXT, remote TEXT,
+        kind TEXT NOT NULL, type TEXT, stanza_id TEXT, from_jid TEXT, to_jid TEXT,
+        xml TEXT, detail TEXT,
+        -- derived from from_jid / to_jid, for searching by participant
+        from_bare TEXT, to_bare TEXT,
+        prev TEXT NOT NULL, digest TEXT NOT NULL, hash TEXT NOT NULL,
+        purged_by INTEGER
+      );
+      CREATE INDEX records_ts ON records(ts);
+      CREATE INDEX records_account ON records(account, ts);
+      CREATE INDEX records_from ON records(from_bare, ts);
+      CREATE INDEX records_to ON records(to_bare, ts);
+      CREATE INDEX records_kind ON records(kind, ts);
+      -- message bodies for full-text search; rowid = seq
+      CREATE VIRTUAL TABLE bodies USING fts5(body);
+      CREATE TABLE holds (account TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL, created_by TEXT);
+    `,
+  },
+];
+
+export interface RecordRow {
+  seq: number;
+  ts: number;
+  direction: Direction;
+  session: string | null;
+  account: string | null;
+  resource: string | null;
+  remote: string | null;
+  kind: RecordKind;
+  type: string | null;
+  stanza_id: string | null;
+  from_jid: string | null;
+  to_jid: string | null;
+  xml: string | null;
+  detail: string | null;
+  prev: string;
+  digest: string;
+  hash: string;
+  purged_by: number | null;
+}
+
+export function fromRow(r: RecordRow): StoredRecord {
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    direction: r.direction,
+    session: r.session,
+    account: r.account,
+    resource: r.resource,
+    remote: r.remote,
+    kind: r.kind,
+    type: r.type,
+    stanzaId: r.stanza_id,
+    from: r.from_jid,
+    to: r.to_jid,
+    xml: r.xml,
+    detail: r.detail,
+    prev: r.prev,
+    digest: r.digest,
+    hash: r.hash,
+    purgedBy: r.purged_by,
+  };
+}
+
+export const RECORD_COLUMNS =
+  "seq, ts, direction, session, account, resource, remote, kind, type, stanza_id, from_jid, to_jid, xml, detail, prev, digest, hash, purged_by";
+
+/** The bare JID of an address, for the participant columns. */
+export function bareOf(jid: string | null): string | null {
+  if (jid === null) return null;
+  const slash = jid.indexOf("/");
+  return slash < 0 ? jid : jid.slice(0, slash);
+}
+
+export async function openAuditDb(file: string): Promise<SqliteDb> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  // Create the file 0600 before SQLite does: SQLite gives -wal and -shm the main file's mode.
+  await (await open(file, "a", 0o600)).close();
+  await chmod(file, 0o600);
+  const db = await SqliteDb.open(file, 0o600);
+  try {
+    await db.exec("PRAGMA busy_timeout = 10000");
+    await db.migrate(MIGRATIONS, "audit");
+    for (const extra of ["-wal", "-shm"]) await chmod(file + extra, 0o600).catch(() => undefined);
+    return db;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+/** The newest record: the chain head. Read inside the write transaction, never cached. */
+export async function chainHead(db: SqliteDb): Promise<{ seq: number; hash: string } | undefined> {
+  return db.get<{ seq: number; hash: string }>("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1");
+}
