@@ -123,7 +123,14 @@ export function register(program: Command): void {
     .action(async (address: string, _opts: unknown, cmd: Command) => {
       const config = await loadFor(cmd);
       const jid = accountJid(config, address);
-      const deleted = await withStorage(config, (s) => s.accounts.delete(jid.domain, jid.local));
+      const deleted = await withStorage(config, async (s) => {
+        if (!(await s.accounts.get(jid.domain, jid.local))) return false;
+        // The account's roster, pending requests and offline messages go with it (a new account
+        // of the same name starts empty); personal data first, so a rerun after a failure finishes.
+        await s.roster.forget(jid.toString());
+        await s.offline.forget(jid.toString());
+        return s.accounts.delete(jid.domain, jid.local);
+      });
       if (!deleted) fail(`${jid} does not exist`);
       await recordAdminAction(config, "deluser", {}, jid.toString());
       console.log(`deleted ${jid}`);

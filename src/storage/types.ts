@@ -64,6 +64,8 @@ export interface PendingSubscription {
 }
 
 export interface RosterStore {
+  /** Removes the account's roster, version and pending requests (account deletion). */
+  forget(account: string): Promise<void>;
   /** All items of an account and the roster version (RFC 6121 2.6); version 0 for an empty history. */
   get(account: string): Promise<{ version: number; items: RosterItem[] }>;
   item(account: string, contact: string): Promise<RosterItem | null>;
@@ -87,6 +89,8 @@ export interface OfflineMessage {
 }
 
 export interface OfflineStore {
+  /** Removes every message stored for the account (account deletion). */
+  forget(account: string): Promise<void>;
   /** Stores the message unless the account already holds `limit` messages; false when full. */
   store(account: string, stanza: string, storedAt: number, limit: number): Promise<boolean>;
   count(account: string): Promise<number>;

@@ -119,6 +119,21 @@ for (const backend of backends) {
       expect(await s.offline.count(B)).to.equal(1);
     });
 
+    it("forget() removes one account's roster, pending requests and stored messages, and nobody else's", async () => {
+      await s.roster.update(A, B, () => item(B));
+      await s.roster.addPending(A, B, "<presence type='subscribe'/>");
+      await s.offline.store(A, "<message/>", 1, 10);
+      await s.roster.update(B, A, () => item(A));
+      await s.offline.store(B, "<message/>", 1, 10);
+      await s.roster.forget(A);
+      await s.offline.forget(A);
+      expect(await s.roster.get(A)).to.deep.equal({ version: 0, items: [] });
+      expect(await s.roster.pending(A)).to.deep.equal([]);
+      expect(await s.offline.count(A)).to.equal(0);
+      expect(await s.roster.count(B)).to.equal(1);
+      expect(await s.offline.count(B)).to.equal(1);
+    });
+
     it("XEP-0160: refuses to store past the limit, even when stores race", async () => {
       const results = await Promise.all([1, 2, 3, 4, 5].map((i) => s.offline.store(A, `<message id='${i}'/>`, i, 3)));
       expect(results.filter(Boolean)).to.have.length(3);

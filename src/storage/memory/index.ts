@@ -59,6 +59,11 @@ class MemoryRoster implements RosterStore {
     return r;
   }
 
+  async forget(account: string): Promise<void> {
+    this.rosters.delete(account);
+    this.pendingIn.delete(account);
+  }
+
   async get(account: string): Promise<{ version: number; items: RosterItem[] }> {
     const r = this.rosters.get(account);
     if (!r) return { version: 0, items: [] };
@@ -114,6 +119,10 @@ class MemoryOffline implements OfflineStore {
     if (q.length >= limit) return false;
     q.push({ stanza, storedAt });
     return true;
+  }
+
+  async forget(account: string): Promise<void> {
+    this.queues.delete(account);
   }
 
   async count(account: string): Promise<number> {

@@ -90,6 +90,14 @@ function rosterItem(row: RosterRow): RosterItem {
 }
 
 class SqliteRoster implements RosterStore {
+  forget(account: string): Promise<void> {
+    return this.db.transaction(async () => {
+      for (const table of ["roster_items", "roster_versions", "roster_pending_in"]) {
+        await this.db.run(`DELETE FROM ${table} WHERE account = ?`, [account]);
+      }
+    });
+  }
+
   constructor(private readonly db: SqliteDb) {}
 
   private async version(account: string): Promise<number> {
@@ -154,6 +162,10 @@ class SqliteRoster implements RosterStore {
 }
 
 class SqliteOffline implements OfflineStore {
+  async forget(account: string): Promise<void> {
+    await this.db.run("DELETE FROM offline_messages WHERE account = ?", [account]);
+  }
+
   constructor(private readonly db: SqliteDb) {}
 
   store(account: string, stanza: string, storedAt: number, limit: number): Promise<boolean> {
