@@ -11,8 +11,24 @@ import { bareOf, chainHead } from "./store.js";
 const INSERT_COLUMNS =
   "seq, ts, direction, session, account, resource, remote, kind, type, stanza_id, from_jid, to_jid, xml, detail, from_bare, to_bare, prev, digest, hash";
 const COLUMN_COUNT = 19;
-/** Rows per INSERT statement: stays below SQLite's bound-parameter limit. */
-const ROWS_PER_STATEMENT = 500;
+/** Most rows in one INSERT (19 parameters each, well below SQLite's limit). */
+const MAX_ROWS_PER_STATEMENT = 256;
+const ROW = `(${new Array(COLUMN_COUNT).fill("?").join(",")})`;
+
+/**
+ * Splits n rows into power-of-two chunks (300 = 256 + 32 + 8 + 4), so a handful
+ * of prepared multi-row INSERTs serve every group size without re-parsing SQL.
+ */
+function chunkSizes(n: number): number[] {
+  const sizes: number[] = [];
+  for (let size = MAX_ROWS_PER_STATEMENT; n > 0; size >>= 1) {
+    while (n >= size) {
+      sizes.push(size);
+      n -= size;
+    }
+  }
+  return sizes;
+}
 
 /**
  * Appends records to the chain. Must run inside a write transaction (BEGIN
@@ -36,19 +52,20 @@ export async function appendInTransaction(
     stored.push({ ...r, seq, prev, digest, hash, purgedBy: null });
     prev = hash;
   }
-  for (let i = 0; i < stored.length; i += ROWS_PER_STATEMENT) {
-    const chunk = stored.slice(i, i + ROWS_PER_STATEMENT);
+  let next = 0;
+  for (const size of chunkSizes(stored.length)) {
     const params: SqlParam[] = [];
-    for (const s of chunk) {
+    for (const s of stored.slice(next, (next += size))) {
       params.push(s.seq, s.ts, s.direction, s.session, s.account, s.resource, s.remote, s.kind, s.type, s.stanzaId);
       params.push(s.from, s.to, s.xml, s.detail, bareOf(s.from), bareOf(s.to), s.prev, s.digest, s.hash);
     }
-    const row = `(${new Array(COLUMN_COUNT).fill("?").join(",")})`;
-    await db.run(`INSERT INTO records (${INSERT_COLUMNS}) VALUES ${chunk.map(() => row).join(",")}`, params);
+    await db.runPrepared(`INSERT INTO records (${INSERT_COLUMNS}) VALUES ${new Array(size).fill(ROW).join(",")}`, params);
   }
   const bodies = records.flatMap((r, i) => (r.body ? [stored[i]!.seq, r.body] : []));
-  if (bodies.length > 0) {
-    await db.run(`INSERT INTO bodies (rowid, body) VALUES ${new Array(bodies.length / 2).fill("(?,?)").join(",")}`, bodies);
+  next = 0;
+  for (const size of chunkSizes(bodies.length / 2)) {
+    const params = bodies.slice(next, (next += 2 * size));
+    await db.runPrepared(`INSERT INTO bodies (rowid, body) VALUES ${new Array(size).fill("(?,?)").join(",")}`, params);
   }
   return stored;
 }

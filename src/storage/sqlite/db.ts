@@ -46,6 +46,30 @@ export class SqliteDb {
     });
   }
 
+  private readonly statements = new Map<string, Promise<sqlite3.Statement>>();
+
+  /**
+   * Like run(), but the statement is prepared once and kept: for SQL run over
+   * and over (the audit writer's inserts), so SQLite does not parse it each time.
+   */
+  async runPrepared(sql: string, params: SqlParam[]): Promise<{ changes: number; lastID: number }> {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      prepared = new Promise((resolve, reject) => {
+        const statement = this.db.prepare(sql, (err) => (err ? reject(err) : resolve(statement)));
+      });
+      this.statements.set(sql, prepared);
+      prepared.catch(() => this.statements.delete(sql)); // not kept: the next call prepares again
+    }
+    const statement = await prepared;
+    return new Promise((resolve, reject) => {
+      statement.run(params, function (err) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      });
+    });
+  }
+
   get<T>(sql: string, params: SqlParam[] = []): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
       this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
@@ -105,7 +129,12 @@ export class SqliteDb {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    for (const prepared of this.statements.values()) {
+      const statement = await prepared.catch(() => null);
+      if (statement) await new Promise<void>((resolve) => statement.finalize(() => resolve()));
+    }
+    this.statements.clear();
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
 }
