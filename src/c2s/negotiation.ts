@@ -103,7 +103,7 @@ export class Negotiation {
       await stream.transport.startTls(stream.domain);
       stream.log.debug("tls established", stream.transport.tlsInfo() ?? {});
       const info = stream.transport.tlsInfo();
-      await stream.auditEvent("tls", { protocol: info?.protocol ?? null, cipher: info?.cipher ?? null });
+      stream.noteEvent("tls", { protocol: info?.protocol ?? null, cipher: info?.cipher ?? null });
     } catch (err) {
       stream.log.info("tls handshake failed", { address: stream.remoteAddress, error: (err as Error).message });
       stream.transport.destroy();
@@ -175,8 +175,8 @@ export class Negotiation {
     this.mechanism = null;
     stream.ctx.throttle.succeed(stream.remoteAddress);
     stream.log.info("authenticated", { jid: `${local}@${stream.domain}`, mechanism: this.mechanismName, address: stream.remoteAddress });
-    // Recorded before <success/> goes out; the SASL payloads themselves never are.
-    await stream.auditEvent("auth-success", { mechanism: this.mechanismName, address: stream.remoteAddress }, `${local}@${stream.domain}`);
+    // The SASL payloads themselves are never recorded.
+    stream.noteEvent("auth-success", { mechanism: this.mechanismName, address: stream.remoteAddress }, `${local}@${stream.domain}`);
     stream.restart();
     const data = step.data ? step.data.toString("base64") : "";
     stream.sendRaw(`<success xmlns='${NS.SASL}'>${data}</success>`);
@@ -193,7 +193,7 @@ export class Negotiation {
         user: this.attempted ?? undefined,
         address: stream.remoteAddress,
       });
-      await stream.auditEvent(
+      stream.noteEvent(
         "auth-failure",
         { mechanism: this.mechanismName, condition, address: stream.remoteAddress },
         this.attempted === null ? null : `${this.attempted}@${stream.domain}`,
@@ -230,7 +230,7 @@ export class Negotiation {
     // RFC 6120 7.7.2.2: the new session replaces the old one, which gets <conflict/>.
     const previous = this.core.sessions.get(jid);
     if (previous) await previous.close("conflict", "replaced by a new session with the same resource");
-    await stream.auditEvent("bind", { jid: jid.toString(), replaced: Boolean(previous) }, jid.bare().toString());
+    stream.noteEvent("bind", { jid: jid.toString(), replaced: Boolean(previous) }, jid.bare().toString());
     stream.bind(jid);
     this.core.sessions.bind(stream);
     stream.log.info("bound", { jid: jid.toString(), address: stream.remoteAddress });

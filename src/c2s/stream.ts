@@ -82,7 +82,7 @@ export class C2sStream implements ClientSession {
     this.scheduleTimer(limits.auth_timeout_seconds * 1000);
     this.log.debug("connected", { address: transport.remoteAddress, tls: transport.secure });
     // First in the queue: nothing this connection sends is handled before its connect record.
-    this.enqueue(() => this.auditEvent("connect", { tls: transport.secure }));
+    this.noteEvent("connect", { tls: transport.secure });
   }
 
   get jid(): Jid {
@@ -115,6 +115,16 @@ export class C2sStream implements ClientSession {
   /** Records a session event; resolves once committed (a failure closes the stream via the queue). */
   auditEvent(type: SessionEvent, detail: Detail, account?: string | null): Promise<void> {
     return this.ctx.audit.event(this.auditParty(account), type, detail);
+  }
+
+  /**
+   * Records a session event without waiting for its commit: the writer commits in
+   * order, so the next stanza written to this client (whose own record is waited
+   * for) proves the event is durable too. Saves a commit round trip per
+   * negotiation step; a failure still closes the stream (fail closed).
+   */
+  noteEvent(type: SessionEvent, detail: Detail, account?: string | null): void {
+    this.auditEvent(type, detail, account).catch((err: unknown) => this.auditFailed(err));
   }
 
   private createParser(): StreamParser {
