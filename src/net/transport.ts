@@ -100,7 +100,15 @@ export class SocketTransport implements Transport {
     });
   }
 
+  /** Computed once per TLS connection: the features and the SASL exchange both ask. */
+  private bindings: { socket: Socket; map: Map<ChannelBindingType, Buffer> } | null = null;
+
   channelBindings(): Map<ChannelBindingType, Buffer> {
+    if (this.bindings?.socket !== this.socket) this.bindings = { socket: this.socket, map: this.computeBindings() };
+    return this.bindings.map;
+  }
+
+  private computeBindings(): Map<ChannelBindingType, Buffer> {
     const bindings = new Map<ChannelBindingType, Buffer>();
     const socket = this.socket;
     if (!(socket instanceof TLSSocket)) return bindings;
