@@ -99,6 +99,9 @@ export async function exportRecords(
  * message delivered to several resources appears once. The order of pair and day
  * is built in a temporary table of seqs, so the records still stream.
  */
+/** Rows per INSERT while the EML order is built. */
+const EML_BATCH = 500;
+
 async function exportEml(
   db: SqliteDb,
   filter: AuditFilter,
@@ -111,45 +114,55 @@ async function exportEml(
   await manifest.start({ ...meta, format: "eml" });
   const f: AuditFilter = { ...filter, kinds: ["message"], directions: ["in"] };
   await db.exec("DROP TABLE IF EXISTS temp.eml_order");
-  await db.exec("CREATE TEMP TABLE eml_order (n INTEGER PRIMARY KEY, seq INTEGER NOT NULL, pair TEXT NOT NULL, day TEXT NOT NULL)");
-  // Fill the order table from the filtered stream, then read it back sorted.
+  await db.exec("CREATE TEMP TABLE eml_order (seq INTEGER PRIMARY KEY, pair TEXT NOT NULL, day TEXT NOT NULL)");
+  // Fill the order table from the filtered stream (many rows per INSERT), index it,
+  // then read it back sorted page by page: the records still stream.
+  let batch: (string | number)[] = [];
+  const flush = async (rows: number) => {
+    if (rows === 0) return;
+    await db.runPrepared(`INSERT INTO temp.eml_order (seq, pair, day) VALUES ${new Array(rows).fill("(?,?,?)").join(",")}`, batch);
+    batch = [];
+  };
   for await (const r of iterateRecords(db, f)) {
     if (r.seq > (head?.seq ?? 0)) break;
     const a = r.from?.split("/")[0] ?? "";
     const b = r.to?.split("/")[0] ?? "";
-    const pair = [a, b].sort().join(" ");
-    await db.run("INSERT INTO temp.eml_order (seq, pair, day) VALUES (?, ?, ?)", [r.seq, pair, new Date(r.ts).toISOString().slice(0, 10)]);
+    batch.push(r.seq, [a, b].sort().join(" "), new Date(r.ts).toISOString().slice(0, 10));
+    if (batch.length === 3 * EML_BATCH) await flush(EML_BATCH);
   }
+  await flush(batch.length / 3);
+  await db.exec("CREATE INDEX temp.eml_order_key ON eml_order (pair, day, seq)");
   let records = 0;
   let files = 0;
   let current = null as { key: string; out: WriteStream } | null;
-  let after = "";
+  let after: [string, string, number] = ["", "", 0];
   for (;;) {
-    const rows = await db.all<{ k: string; seq: number; pair: string; day: string }>(
-      `SELECT printf('%s|%s|%012d', pair, day, seq) AS k, seq, pair, day FROM temp.eml_order
-       WHERE printf('%s|%s|%012d', pair, day, seq) > ? ORDER BY k LIMIT 500`,
-      [after],
+    // Keyset paging on the index: each page costs the same however far in it is.
+    const rows = await db.all<{ pair: string; day: string; seq: number; ts: number; from_jid: string | null; xml: string | null; hash: string }>(
+      `SELECT o.pair, o.day, r.seq, r.ts, r.from_jid, r.xml, r.hash
+         FROM temp.eml_order o JOIN records r ON r.seq = o.seq
+        WHERE (o.pair, o.day, o.seq) > (?, ?, ?)
+        ORDER BY o.pair, o.day, o.seq LIMIT 500`,
+      after,
     );
     if (rows.length === 0) break;
-    for (const row of rows) {
-      const record = await db.get<Record<string, unknown>>("SELECT seq, ts, from_jid, to_jid, xml, hash FROM records WHERE seq = ?", [row.seq]);
-      if (!record) continue;
-      const key = `${row.pair}|${row.day}`;
+    for (const r of rows) {
+      const key = `${r.pair}|${r.day}`;
       if (current?.key !== key) {
         if (current) await end(current.out);
-        const [a, b] = row.pair.split(" ");
-        const file = join(dir, `${row.day}_${a}_${b}.eml`.replace(/[^A-Za-z0-9@._-]/g, "_"));
+        const [a, b] = r.pair.split(" ");
+        const file = join(dir, `${r.day}_${a}_${b}.eml`.replace(/[^A-Za-z0-9@._-]/g, "_"));
         current = { key, out: createWriteStream(file, { mode: 0o600 }) };
         files++;
-        await put(current.out, emlHeader(a!, b!, row.day));
+        await put(current.out, emlHeader(a!, b!, r.day));
       }
-      const r = record as { seq: number; ts: number; from_jid: string | null; to_jid: string | null; xml: string | null; hash: string };
       const body = bodyOf(r.xml) ?? "(no body)";
       await put(current.out, `[${formatTime(r.ts).slice(11)}] ${r.from_jid ?? "?"}: ${body.replace(/\r?\n/g, "\r\n    ")}\r\n`);
       await manifest.add({ seq: r.seq, hash: r.hash } as StoredRecord);
       records++;
     }
-    after = rows[rows.length - 1]!.k;
+    const last = rows[rows.length - 1]!;
+    after = [last.pair, last.day, last.seq];
   }
   if (current) await end(current.out);
   await db.exec("DROP TABLE IF EXISTS temp.eml_order");
