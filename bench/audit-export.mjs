@@ -35,7 +35,7 @@ await writeFile(join(dir, "p.toml"), `[server]\ndata_dir = "${join(dir, "data")}
 console.log(`${total} records written; audit.db ${(await stat(join(dir, "data", "audit.db"))).size >> 20} MiB`);
 
 function time(label, args) {
-  const r = spawnSync("/usr/bin/time", ["-f", "%e s, %M KiB peak", process.execPath, "bin/parley", "--config", join(dir, "p.toml"), ...args], { encoding: "utf8" });
+  const r = spawnSync("/usr/bin/time", ["-f", "%e s, %M KiB peak", process.execPath, "bin/parley", "--config", join(dir, "p.toml"), ...args], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
   const measured = r.stderr.trim().split("\n").pop();
   console.log(`${label}: ${measured}${r.status === 0 ? "" : ` (exit ${r.status}: ${r.stderr.trim().split("\n")[0]})`}`);
 }
