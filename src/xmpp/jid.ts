@@ -106,12 +106,55 @@ const RE_GREEK = /^\p{Script=Greek}$/u;
 const RE_HEBREW = /^\p{Script=Hebrew}$/u;
 const RE_KANA_HAN = /^[\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han}]$/u;
 
-/** RFC 5892 appendix A. ZWNJ's joining-type rule (A.1 second clause) is not implemented: ZWNJ is accepted only after a virama. */
+// Joining_Type (Unicode ArabicShaping.txt), which ECMAScript regexes cannot query:
+// the right-joining (R) and non-joining (U) letters of the Arabic blocks are listed,
+// every other Arabic, Syriac or N'Ko letter is dual-joining (D), and combining marks
+// and format characters are transparent (T). That covers the scripts that write
+// ZWNJ between letters (Persian, Urdu, Kurdish, Pashto).
+const RIGHT_JOINING: readonly (readonly [number, number])[] = [
+  [0x0622, 0x0625], [0x0627, 0x0627], [0x0629, 0x0629], [0x062f, 0x0632], [0x0648, 0x0648],
+  [0x0671, 0x0673], [0x0675, 0x0677], [0x0688, 0x0699], [0x06c0, 0x06c0], [0x06c3, 0x06cb],
+  [0x06cd, 0x06cd], [0x06cf, 0x06cf], [0x06d2, 0x06d3], [0x06d5, 0x06d5], [0x06ee, 0x06ef],
+  [0x0759, 0x075b], [0x076b, 0x076c], [0x0771, 0x0771], [0x0773, 0x0774], [0x0778, 0x0779],
+  [0x08aa, 0x08ac], [0x08ae, 0x08ae], [0x08b1, 0x08b2], [0x08b9, 0x08b9],
+];
+const NON_JOINING_ARABIC = new Set([0x0621, 0x0674, 0x06dd]);
+const RE_TRANSPARENT = /^[\p{Mn}\p{Me}\p{Cf}]$/u;
+const RE_JOINING_SCRIPT_LETTER = /^[\p{Script=Arabic}\p{Script=Syriac}\p{Script=Nko}]$/u;
+const RE_LETTER = /^\p{L}$/u;
+
+function joiningType(cp: number): "R" | "D" | "T" | "U" {
+  if (cp === 0x200c || cp === 0x200d) return "U";
+  const ch = String.fromCodePoint(cp);
+  if (RE_TRANSPARENT.test(ch)) return "T";
+  if (RIGHT_JOINING.some(([lo, hi]) => cp >= lo && cp <= hi)) return "R";
+  if (NON_JOINING_ARABIC.has(cp)) return "U";
+  return RE_JOINING_SCRIPT_LETTER.test(ch) && RE_LETTER.test(ch) ? "D" : "U";
+}
+
+/**
+ * RFC 5892 A.1, second clause: ZWNJ between a left-joining letter and a
+ * right-joining one, transparent marks aside:
+ * (Joining_Type:{L,D})(Joining_Type:T)*\u200C(Joining_Type:T)*(Joining_Type:{R,D}).
+ */
+function zwnjBetweenJoiningLetters(cps: number[], i: number): boolean {
+  let b = i - 1;
+  while (b >= 0 && joiningType(cps[b]!) === "T") b--;
+  let a = i + 1;
+  while (a < cps.length && joiningType(cps[a]!) === "T") a++;
+  if (b < 0 || a >= cps.length) return false;
+  const left = joiningType(cps[b]!);
+  const right = joiningType(cps[a]!);
+  return left === "D" && (right === "R" || right === "D");
+}
+
+/** RFC 5892 appendix A: the contextual rules for CONTEXTJ and CONTEXTO code points. */
 function contextAllows(cps: number[], i: number): boolean {
   const cp = cps[i]!;
   const before = i > 0 ? cps[i - 1]! : -1;
   const after = i + 1 < cps.length ? cps[i + 1]! : -1;
-  if (cp === 0x200c || cp === 0x200d) return VIRAMAS.has(before);
+  if (cp === 0x200c) return VIRAMAS.has(before) || zwnjBetweenJoiningLetters(cps, i);
+  if (cp === 0x200d) return VIRAMAS.has(before);
   if (cp === 0x00b7) return before === 0x6c && after === 0x6c;
   if (cp === 0x0375) return after >= 0 && RE_GREEK.test(String.fromCodePoint(after));
   if (cp === 0x05f3 || cp === 0x05f4)

@@ -121,6 +121,17 @@ describe("Jid", function () {
       rejects(() => prepLocal("a\u00B7b"));
     });
 
+    it("RFC 5892 A.1: ZWNJ between dual- and right-joining Arabic letters is allowed (Persian), not after a right-joining one", () => {
+      // mim yeh ZWNJ kheh: yeh (D) before, kheh (D) after.
+      expect(prepLocal("\u0645\u06CC\u200C\u062E")).to.equal("\u0645\u06CC\u200C\u062E");
+      // beh, fatha (transparent), ZWNJ, alef (R): allowed.
+      expect(prepLocal("\u0628\u064E\u200C\u0627")).to.equal("\u0628\u064E\u200C\u0627");
+      // alef (R) before ZWNJ cannot join to the left: refused.
+      expect(() => prepLocal("\u0627\u200C\u0628")).to.throw(JidError);
+      // Latin letters do not join: refused.
+      expect(() => prepLocal("a\u200Cb")).to.throw(JidError);
+    });
+
     it("RFC 5893: right-to-left localparts must satisfy the Bidi Rule", function () {
       expect(prepLocal("\u05E9\u05DC\u05D5\u05DD")).to.equal("\u05E9\u05DC\u05D5\u05DD");
       expect(prepLocal("\u05D0\u05D1" + "1")).to.equal("\u05D0\u05D11");
