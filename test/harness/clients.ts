@@ -66,6 +66,17 @@ export class RawClient {
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /** A plain connection taken through STARTTLS (RFC 6120 5.4), stopping right after the TLS handshake. */
+  static async starttls(port: number): Promise<RawClient> {
+    const raw = await RawClient.connect(port);
+    raw.send(HEADER());
+    await raw.waitFor("</stream:features>");
+    raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    await raw.waitFor("<proceed");
+    await raw.upgrade();
+    return raw;
+  }
+
   static connect(port: number, tls = false): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = tls

@@ -57,12 +57,7 @@ function directTlsFingerprint(port: number): Promise<string> {
 
 /** The same over STARTTLS (RFC 6120 5.4). */
 async function starttlsFingerprint(port: number): Promise<string> {
-  const raw = await RawClient.connect(port);
-  raw.send(HEADER());
-  await raw.waitFor("</stream:features>");
-  raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await raw.waitFor("<proceed");
-  await raw.upgrade();
+  const raw = await RawClient.starttls(port);
   const fp = (raw.socket as import("node:tls").TLSSocket).getPeerCertificate().fingerprint256;
   raw.close();
   return fp;

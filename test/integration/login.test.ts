@@ -9,12 +9,7 @@ const unb64 = (s: string) => Buffer.from(s, "base64").toString();
 
 /** Raw STARTTLS up to the post-TLS features. */
 async function rawSecured(port: number): Promise<RawClient> {
-  const raw = await RawClient.connect(port);
-  raw.send(HEADER());
-  await raw.waitFor("</stream:features>");
-  raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  await raw.waitFor("<proceed");
-  await raw.upgrade();
+  const raw = await RawClient.starttls(port);
   raw.send(HEADER());
   await raw.waitFor("</stream:features>");
   return raw;
