@@ -26,7 +26,12 @@ const readAudit = extendSchema(
   {
     enabled: bool({ doc: "Record every stanza and session event (off only for measurements).", default: true }),
     path: auditPath,
-    commit_window_ms: int({ doc: "How long a commit group stays open for more records, in ms.", default: 2, min: 0, max: 1000 }),
+    commit_window_ms: int({
+      doc: "How long a commit group stays open for more records, in ms; 0 commits as soon as the stanzas already read are handled.",
+      default: 0,
+      min: 0,
+      max: 1000,
+    }),
     max_batch: int({ doc: "Records per commit group at most; a full group commits at once.", default: 256, min: 1, max: 2000 }),
     notice: str({ doc: "Recording notice sent to each user after resource binding; empty sends none.", default: "" }),
     retention: section("Retention per record class (parley audit purge).", {

@@ -51,7 +51,7 @@ export function canonical(seq: number, r: Omit<NewRecord, "body">): string {
   ]);
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+export const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
 
 /**
  * Two steps, so that retention can drop a record's content and keep its digest:
