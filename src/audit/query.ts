@@ -3,7 +3,7 @@
 
 import type { SqliteDb, SqlParam } from "../storage/sqlite/db.js";
 import type { Direction, RecordKind, StoredRecord } from "./record.js";
-import { RECORD_COLUMNS, type RecordRow, fromRow } from "./store.js";
+import { RESOLVED_COLUMNS, type RecordRow, fromRow } from "./store.js";
 
 export interface AuditFilter {
   /** A bare JID: records of its sessions, and stanzas from or to it. */
@@ -71,7 +71,7 @@ export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infi
   let left = limit;
   while (left > 0) {
     const n = Math.min(page, left);
-    const rows = await db.all<RecordRow>(`SELECT ${RECORD_COLUMNS} FROM records WHERE seq > ? AND ${sql} ORDER BY seq LIMIT ${n}`, [
+    const rows = await db.all<RecordRow>(`SELECT ${RESOLVED_COLUMNS} FROM records WHERE seq > ? AND ${sql} ORDER BY seq LIMIT ${n}`, [
       after,
       ...params,
     ]);

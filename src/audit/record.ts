@@ -27,9 +27,21 @@ export interface NewRecord {
   detail: string | null;
   /** Message body for full-text search (an index, not part of the chain). */
   body: string | null;
+  /**
+   * An outbound record whose XML is exactly that of the inbound record it was
+   * routed from (a message delivered as sent). The writer then stores a
+   * reference to that record's seq instead of the XML a second time.
+   */
+  sameAs?: NewRecord;
 }
 
-export interface StoredRecord extends Omit<NewRecord, "body"> {
+/** The fields of a record that its digest covers. */
+export type RecordFields = Omit<NewRecord, "body" | "sameAs"> & {
+  /** The seq of the record whose XML this one repeats (xml is then null). */
+  ref: number | null;
+};
+
+export interface StoredRecord extends RecordFields {
   seq: number;
   prev: string;
   hash: string;
@@ -43,12 +55,15 @@ export const GENESIS = "0".repeat(64);
 /**
  * The canonical encoding: a JSON array of every field in a fixed order. JSON.stringify
  * of an array of strings, numbers and nulls is deterministic, and escapes what needs it.
+ * `ref` is appended only when set, so records written before it existed keep their digests.
  */
-export function canonical(seq: number, r: Omit<NewRecord, "body">): string {
-  return JSON.stringify([
+export function canonical(seq: number, r: RecordFields): string {
+  const fields = [
     seq, r.ts, r.direction, r.session, r.account, r.resource, r.remote,
     r.kind, r.type, r.stanzaId, r.from, r.to, r.xml, r.detail,
-  ]);
+  ];
+  if (r.ref !== null) fields.push(r.ref);
+  return JSON.stringify(fields);
 }
 
 export const sha256 = (s: string): string => createHash("sha256").update(s, "utf8").digest("hex");
@@ -59,7 +74,7 @@ export const sha256 = (s: string): string => createHash("sha256").update(s, "utf
  * The chain links hashes; a purged record keeps prev, hash and digest, so the
  * records after it still verify.
  */
-export function contentDigest(seq: number, r: Omit<NewRecord, "body">): string {
+export function contentDigest(seq: number, r: RecordFields): string {
   return sha256(canonical(seq, r));
 }
 

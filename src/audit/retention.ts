@@ -48,7 +48,20 @@ export function retentionCutoffs(settings: AuditSettings, now: number): Partial<
   return Object.fromEntries(days.filter(([, d]) => d > 0).map(([k, d]) => [k, now - d * DAY_MS]));
 }
 
+class DryRun extends Error {
+  constructor(readonly result: PurgeResult) {
+    super("dry run");
+  }
+}
+
 export async function purgeExpired(db: SqliteDb, settings: AuditSettings, now = Date.now(), dryRun = false): Promise<PurgeResult> {
+  return purgeInTransaction(db, settings, now, dryRun).catch((err: unknown) => {
+    if (err instanceof DryRun) return err.result;
+    throw err;
+  });
+}
+
+function purgeInTransaction(db: SqliteDb, settings: AuditSettings, now: number, dryRun: boolean): Promise<PurgeResult> {
   const cutoffs = retentionCutoffs(settings, now);
   return db.transaction(async () => {
     const holds = (await db.all<{ account: string }>("SELECT account FROM holds ORDER BY account")).map((h) => h.account);
@@ -59,22 +72,28 @@ export async function purgeExpired(db: SqliteDb, settings: AuditSettings, now = 
       ? `AND coalesce(account, '') NOT IN (${marks}) AND coalesce(from_bare, '') NOT IN (${marks}) AND coalesce(to_bare, '') NOT IN (${marks})`
       : "";
     let tombstoned = 0;
-    for (const [kind, cutoff] of Object.entries(cutoffs)) {
-      const where = `kind = ? AND ts < ? AND purged_by IS NULL ${notHeld}`;
-      const params = [kind, cutoff, ...holds, ...holds, ...holds];
-      if (dryRun) {
-        tombstoned += (await db.get<{ n: number }>(`SELECT count(*) AS n FROM records WHERE ${where}`, params))!.n;
-        continue;
+    // Records that refer to another's XML go first; a record still referred to by
+    // one that stays (held, or not yet due) keeps its content for it.
+    await db.exec("DROP TABLE IF EXISTS temp.live_refs");
+    for (const pass of ["references", "the rest"] as const) {
+      if (pass === "the rest") {
+        await db.exec("CREATE TEMP TABLE live_refs AS SELECT DISTINCT ref FROM records WHERE ref IS NOT NULL AND purged_by IS NULL");
       }
-      await db.run(`DELETE FROM bodies WHERE rowid IN (SELECT seq FROM records WHERE ${where})`, params);
-      const { changes } = await db.run(
-        `UPDATE records SET session = NULL, account = NULL, resource = NULL, remote = NULL, type = NULL, stanza_id = NULL,
-           from_jid = NULL, to_jid = NULL, xml = NULL, detail = NULL, from_bare = NULL, to_bare = NULL, purged_by = ?
-         WHERE ${where}`,
-        [purgeSeq, ...params],
-      );
-      tombstoned += changes;
+      const which = pass === "references" ? "ref IS NOT NULL" : "ref IS NULL AND seq NOT IN (SELECT ref FROM temp.live_refs)";
+      for (const [kind, cutoff] of Object.entries(cutoffs)) {
+        const where = `kind = ? AND ts < ? AND purged_by IS NULL AND ${which} ${notHeld}`;
+        const params = [kind, cutoff, ...holds, ...holds, ...holds];
+        await db.run(`DELETE FROM bodies WHERE rowid IN (SELECT seq FROM records WHERE ${where})`, params);
+        const { changes } = await db.run(
+          `UPDATE records SET session = NULL, account = NULL, resource = NULL, remote = NULL, type = NULL, stanza_id = NULL,
+             from_jid = NULL, to_jid = NULL, xml = NULL, detail = NULL, from_bare = NULL, to_bare = NULL, purged_by = ?
+           WHERE ${where}`,
+          [purgeSeq, ...params],
+        );
+        tombstoned += changes;
+      }
     }
+    await db.exec("DROP TABLE temp.live_refs");
     // Compaction: the leading run of tombstones goes; the trail then starts at the first whole record.
     const firstWhole = await db.get<{ seq: number; prev: string }>(
       "SELECT seq, prev FROM records WHERE purged_by IS NULL ORDER BY seq LIMIT 1",
@@ -83,7 +102,8 @@ export async function purgeExpired(db: SqliteDb, settings: AuditSettings, now = 
     const firstPrev = firstWhole?.prev ?? head?.hash ?? GENESIS;
     const oldest = (await db.get<{ seq: number }>("SELECT min(seq) AS seq FROM records"))?.seq ?? firstSeq;
     let dropped = firstSeq - oldest;
-    if (dryRun) return { purgeSeq, tombstoned, dropped, firstSeq, cutoffs, holds };
+    // A dry run does it all, then rolls back: the counts are exactly what a purge would do.
+    if (dryRun) throw new DryRun({ purgeSeq, tombstoned, dropped, firstSeq, cutoffs, holds });
     dropped = (await db.run("DELETE FROM records WHERE seq < ?", [firstSeq])).changes;
     const detail: PurgeDetail & { holds: string[]; tombstoned: number; dropped: number } = {
       cutoffs,

@@ -49,10 +49,16 @@ export class SqliteAuditSink implements AuditSink {
     return new SqliteAuditSink(db, writer);
   }
 
+  /** Inbound records by element, so that a delivery of the same element can refer to its record. */
+  private readonly inbound = new WeakMap<Element, NewRecord>();
+
   async stanza(direction: "in" | "out", party: AuditParty, el: Element, text?: string): Promise<void> {
     const xml = needsRedaction(el) ? redacted(el).toString() : (text ?? el.toString());
     const kind = (STANZA_KINDS.has(el.name) ? el.name : "iq") as RecordKind;
-    await this.writer.append({
+    // A message delivered exactly as it was sent is recorded as a reference to the
+    // inbound record: the XML is stored and indexed once per message, not twice.
+    const source = direction === "out" ? this.inbound.get(el) : undefined;
+    const record: NewRecord = {
       ts: Date.now(),
       direction,
       ...party,
@@ -64,7 +70,10 @@ export class SqliteAuditSink implements AuditSink {
       xml,
       detail: null,
       body: kind === "message" ? el.getChildText("body") : null,
-    });
+      sameAs: source?.xml === xml ? source : undefined,
+    };
+    if (direction === "in") this.inbound.set(el, record);
+    await this.writer.append(record);
   }
 
   async event(party: AuditParty, type: SessionEvent, detail: Detail): Promise<void> {

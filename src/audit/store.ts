@@ -34,6 +34,11 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE holds (account TEXT PRIMARY KEY, reason TEXT, created_at INTEGER NOT NULL, created_by TEXT);
     `,
   },
+  {
+    version: 2,
+    // A delivery whose XML is that of the inbound record it came from refers to it.
+    sql: "ALTER TABLE records ADD COLUMN ref INTEGER;",
+  },
 ];
 
 export interface RecordRow {
@@ -55,6 +60,7 @@ export interface RecordRow {
   digest: string;
   hash: string;
   purged_by: number | null;
+  ref: number | null;
 }
 
 export function fromRow(r: RecordRow): StoredRecord {
@@ -77,18 +83,19 @@ export function fromRow(r: RecordRow): StoredRecord {
     digest: r.digest,
     hash: r.hash,
     purgedBy: r.purged_by,
+    ref: r.ref,
   };
 }
 
+/** The columns as stored: what verify checks. */
 export const RECORD_COLUMNS =
-  "seq, ts, direction, session, account, resource, remote, kind, type, stanza_id, from_jid, to_jid, xml, detail, prev, digest, hash, purged_by";
+  "seq, ts, direction, session, account, resource, remote, kind, type, stanza_id, from_jid, to_jid, xml, detail, prev, digest, hash, purged_by, ref";
 
-/** The bare JID of an address, for the participant columns. */
-export function bareOf(jid: string | null): string | null {
-  if (jid === null) return null;
-  const slash = jid.indexOf("/");
-  return slash < 0 ? jid : jid.slice(0, slash);
-}
+/** The columns for readers (search, export): a reference shows the XML it stands for. */
+export const RESOLVED_COLUMNS = RECORD_COLUMNS.replace(
+  "xml,",
+  "coalesce(xml, (SELECT source.xml FROM records AS source WHERE source.seq = records.ref)) AS xml,",
+);
 
 export async function openAuditDb(file: string): Promise<SqliteDb> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });

@@ -78,6 +78,9 @@ export async function verifyChain(db: SqliteDb, checkpoint?: Checkpoint): Promis
           problem: `record ${r.seq} does not chain from record ${r.seq - 1} (prev hash differs): record ${r.seq} was inserted or ${r.seq - 1} was rewritten`,
         });
       }
+      if (r.ref !== null && !(r.ref < r.seq && r.xml === null)) {
+        return result({ badSeq: r.seq, problem: `record ${r.seq} refers to record ${r.ref} and must hold no XML of its own: altered` });
+      }
       if (r.purgedBy === null) {
         if (contentDigest(r.seq, r) !== r.digest) {
           return result({ badSeq: r.seq, problem: `record ${r.seq} was altered (or inserted): its fields do not match its digest` });

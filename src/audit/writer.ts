@@ -4,26 +4,65 @@
 // durable, and rejects when it is not: callers must not deliver in that case.
 
 import type { Logger } from "../core/log.js";
-import type { SqliteDb } from "../storage/sqlite/db.js";
-import { GENESIS, type NewRecord, type StoredRecord, canonical, chainHash, sha256 } from "./record.js";
+import { type SqliteDb, sqlLiteral } from "../storage/sqlite/db.js";
+import { GENESIS, type NewRecord, type RecordFields, type StoredRecord, canonical, chainHash, sha256 } from "./record.js";
 import { chainHead } from "./store.js";
 
 /** SQL for the bare JID of a full JID held in `x` (the participant columns). */
 const bare = (x: string) => `CASE WHEN instr(${x}, '/') > 0 THEN substr(${x}, 1, instr(${x}, '/') - 1) ELSE ${x} END`;
 
 /**
- * A whole commit group is bound as one JSON array of rows, each row the record's
- * canonical encoding (fields 0-13, the very text its digest is computed from)
- * followed by prev, digest, hash and the message body (14-17). SQLite unpacks
- * it in C: binding 19 parameters per row through the driver cost more main-thread
- * CPU and garbage than everything else the audit does.
+ * A whole commit group goes to SQLite as two JSON documents that it unpacks in C:
+ * the rows, each the record's canonical encoding (the very text its digest is
+ * computed from: fields 0-13, and 14 the ref when there is one) followed by
+ * prev, digest and hash; and the [seq, body] pairs for the full-text index.
+ * Binding 19 parameters per row through the driver cost more main-thread CPU
+ * and garbage than everything else the audit does.
  */
-const FROM_ROWS = "FROM (SELECT value AS r FROM jsonb_each(jsonb(?)))";
-const INSERT_RECORDS = `INSERT INTO records (seq, ts, direction, session, account, resource, remote, kind, type, stanza_id,
-    from_jid, to_jid, xml, detail, from_bare, to_bare, prev, digest, hash)
-  SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9,
-    r->>10, r->>11, r->>12, r->>13, ${bare("r->>10")}, ${bare("r->>11")}, r->>14, r->>15, r->>16 ${FROM_ROWS}`;
-const INSERT_BODIES = `INSERT INTO bodies (rowid, body) SELECT r->>0, r->>17 ${FROM_ROWS} WHERE r->>17 IS NOT NULL`;
+const insertRecords = (rows: string) => `INSERT INTO records (seq, ts, direction, session, account, resource, remote, kind, type,
+    stanza_id, from_jid, to_jid, xml, detail, ref, from_bare, to_bare, prev, digest, hash)
+  SELECT r->>'$[0][0]', r->>'$[0][1]', r->>'$[0][2]', r->>'$[0][3]', r->>'$[0][4]', r->>'$[0][5]', r->>'$[0][6]',
+    r->>'$[0][7]', r->>'$[0][8]', r->>'$[0][9]', r->>'$[0][10]', r->>'$[0][11]', r->>'$[0][12]', r->>'$[0][13]',
+    r->>'$[0][14]', ${bare("r->>'$[0][10]'")}, ${bare("r->>'$[0][11]'")}, r->>1, r->>2, r->>3
+  FROM (SELECT value AS r FROM jsonb_each(jsonb(${rows})))`;
+const insertBodies = (pairs: string) => `INSERT INTO bodies (rowid, body) SELECT value->>0, value->>1 FROM json_each(${pairs})`;
+
+/** The seq of every record the writer committed, for the deliveries that refer to it (sameAs). */
+const committedSeq = new WeakMap<NewRecord, number>();
+
+type Head = { seq: number; hash: string } | undefined;
+
+/** Chains records after `head`: their seqs, hashes and the JSON documents to insert. */
+function encode(records: readonly NewRecord[], head: Head): { stored: StoredRecord[]; rows: string; bodies: string | null } {
+  let seq = head?.seq ?? 0;
+  let prev = head?.hash ?? GENESIS;
+  const stored: StoredRecord[] = [];
+  const rows: string[] = [];
+  const bodies: string[] = [];
+  const inThisGroup = new Map<NewRecord, number>();
+  for (const r of records) {
+    seq++;
+    inThisGroup.set(r, seq);
+    const { body, sameAs, ...fields } = r;
+    // Falls back to the XML itself when the record referred to was never committed.
+    const ref = sameAs ? (inThisGroup.get(sameAs) ?? committedSeq.get(sameAs) ?? null) : null;
+    const s: RecordFields = ref === null ? { ...fields, ref } : { ...fields, xml: null, ref };
+    const text = canonical(seq, s);
+    const digest = sha256(text); // the body is not hashed: it is an index, derived from xml
+    const hash = chainHash(prev, digest);
+    stored.push({ ...s, seq, prev, digest, hash, purgedBy: null });
+    rows.push(`[${text},"${prev}","${digest}","${hash}"]`);
+    if (ref === null && body !== null) bodies.push(`[${seq},${JSON.stringify(body)}]`);
+    prev = hash;
+  }
+  return { stored, rows: `[${rows.join(",")}]`, bodies: bodies.length ? `[${bodies.join(",")}]` : null };
+}
+
+/** The statements that insert an encoded group, with its documents as SQL literals. */
+function insertScript({ rows, bodies }: { rows: string; bodies: string | null }): string {
+  const insert = `${insertRecords(sqlLiteral(rows))};`;
+  return bodies === null ? insert : `${insert}\n${insertBodies(sqlLiteral(bodies))};`;
+}
 
 /**
  * Appends records to the chain. Must run inside a write transaction (BEGIN
@@ -36,27 +75,9 @@ export async function appendInTransaction(
   /** The head as read earlier in this same transaction (purge deletes rows before appending). */
   knownHead?: { seq: number; hash: string },
 ): Promise<StoredRecord[]> {
-  const head = knownHead ?? (await chainHead(db));
-  let seq = head?.seq ?? 0;
-  let prev = head?.hash ?? GENESIS;
-  const stored: StoredRecord[] = [];
-  const rows: string[] = [];
-  let bodies = 0;
-  for (const r of records) {
-    seq++;
-    const text = canonical(seq, r);
-    const digest = sha256(text); // the body is not hashed: it is an index, derived from xml
-    const hash = chainHash(prev, digest);
-    stored.push({ ...r, seq, prev, digest, hash, purgedBy: null });
-    rows.push(`${text.slice(0, -1)},"${prev}","${digest}","${hash}",${JSON.stringify(r.body)}]`);
-    if (r.body !== null) bodies++;
-    prev = hash;
-  }
-  if (rows.length === 0) return stored;
-  const batch = `[${rows.join(",")}]`;
-  await db.runPrepared(INSERT_RECORDS, [batch]);
-  if (bodies > 0) await db.runPrepared(INSERT_BODIES, [batch]);
-  return stored;
+  const encoded = encode(records, knownHead ?? (await chainHead(db)));
+  if (encoded.stored.length > 0) await db.exec(insertScript(encoded));
+  return encoded.stored;
 }
 
 interface Pending {
@@ -116,10 +137,39 @@ export class AuditWriter {
     });
   }
 
+  /**
+   * The head this writer last committed: a group is then chained after it and
+   * written in one call (db.script). If another process appended meanwhile (the
+   * CLI), the seqs collide with its rows and the script fails; the group is then
+   * chained after the head as read inside the transaction.
+   */
+  private head: Head | null = null;
+
+  private async write(records: NewRecord[]): Promise<StoredRecord[]> {
+    if (this.head !== null) {
+      const encoded = encode(records, this.head);
+      const written = await this.db.script(insertScript(encoded)).then(
+        () => true,
+        () => false,
+      );
+      if (written) {
+        this.head = encoded.stored.at(-1) ?? this.head;
+        return encoded.stored;
+      }
+    }
+    this.head = null;
+    const stored = await this.db.transaction(() => appendInTransaction(this.db, records));
+    this.head = stored.at(-1) ?? null;
+    return stored;
+  }
+
   private async commit(group: Pending[]): Promise<void> {
     try {
-      const stored = await this.db.transaction(() => appendInTransaction(this.db, group.map((p) => p.record)));
-      group.forEach((p, i) => p.resolve(stored[i]!.seq));
+      const stored = await this.write(group.map((p) => p.record));
+      group.forEach((p, i) => {
+        committedSeq.set(p.record, stored[i]!.seq);
+        p.resolve(stored[i]!.seq);
+      });
     } catch (err) {
       const message = (err as Error).message;
       // Loud on purpose: stanzas in this group are not delivered (fail closed).

@@ -3,6 +3,7 @@ import { type XmlElement, xml } from "@xmpp/client";
 import { readFile } from "node:fs/promises";
 import { auditSettings } from "../../src/audit/config.js";
 import { type AuditSink, SqliteAuditSink } from "../../src/audit/sink.js";
+import { iterateRecords } from "../../src/audit/query.js";
 import { openAuditDb } from "../../src/audit/store.js";
 import { verifyChain } from "../../src/audit/verify.js";
 import { nullLogger } from "../../src/core/log.js";
@@ -24,6 +25,13 @@ interface Row {
   to_jid: string | null;
   xml: string | null;
   detail: string | null;
+  ref: number | null;
+}
+
+async function collectRecords<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const r of it) all.push(r);
+  return all;
 }
 
 function collect(c: Client): XmlElement[] {
@@ -82,9 +90,12 @@ describe("audit trail (issue 5) with xmpp.js clients", function () {
     const [aIn, aOut] = messages;
     expect(aIn).to.include({ account: "alice@localhost", resource: "desk", from_jid: "alice@localhost/desk", to_jid: "bob@localhost/phone", type: "chat" });
     expect(aIn!.remote).to.match(/127\.0\.0\.1/);
-    expect(aOut).to.include({ account: "bob@localhost", resource: "phone", from_jid: "alice@localhost/desk" });
-    // As routed: 'from' stamped by the server, the body as sent.
-    expect(aOut!.xml).to.include("from=\"alice@localhost/desk\"").and.include("question 0 &lt;&amp;&gt;");
+    // Delivered exactly as sent: the out record refers to the in record's XML instead of a second copy.
+    expect(aOut).to.include({ account: "bob@localhost", resource: "phone", from_jid: "alice@localhost/desk", xml: null, ref: aIn!.seq });
+    // Readers see the XML as routed: 'from' stamped by the server, the body as sent.
+    const [resolved] = await collectRecords(iterateRecords(db, { kinds: ["message"], directions: ["out"] }, 1));
+    expect(resolved!.seq).to.equal(aOut!.seq);
+    expect(resolved!.xml).to.equal(aIn!.xml).and.include("from=\"alice@localhost/desk\"").and.include("question 0 &lt;&amp;&gt;");
     expect(await db.get("SELECT 1 FROM bodies WHERE bodies MATCH '\"answer 3\"'")).not.to.equal(undefined);
 
     // Session events around it, and the end of a session with its reason.

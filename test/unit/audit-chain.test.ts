@@ -3,10 +3,10 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditSettings } from "../../src/audit/config.js";
-import { type NewRecord, GENESIS, chainHash, contentDigest } from "../../src/audit/record.js";
+import { type NewRecord, type RecordFields, GENESIS, canonical, chainHash, contentDigest } from "../../src/audit/record.js";
 import { REDACTED, needsRedaction, redacted } from "../../src/audit/redact.js";
 import { addHold, purgeExpired } from "../../src/audit/retention.js";
-import { parseTime } from "../../src/audit/query.js";
+import { iterateRecords, parseTime } from "../../src/audit/query.js";
 import { openAuditDb } from "../../src/audit/store.js";
 import { type Checkpoint, verifyChain, verifyWithCheckpoint } from "../../src/audit/verify.js";
 import { AuditWriter, appendInTransaction } from "../../src/audit/writer.js";
@@ -59,6 +59,13 @@ describe("audit: hash chain, verify, retention", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** What a record's digest covers: everything but the body (an index). */
+  function fieldsOf(r: NewRecord, ref: number | null): RecordFields {
+    const fields: RecordFields & { body?: string | null } = { ...r, ref };
+    delete fields.body;
+    return fields;
+  }
+
   async function fill(n: number, ts?: (i: number) => number): Promise<void> {
     const records = Array.from({ length: n }, (_, i) => message(i + 1, ts?.(i + 1)));
     await db.transaction(() => appendInTransaction(db, records));
@@ -81,14 +88,22 @@ describe("audit: hash chain, verify, retention", () => {
     expect((await verifyChain(db)).ok).to.equal(true);
   });
 
-  it("the canonical encoding covers every field", () => {
-    const base: Omit<NewRecord, "body"> = message(1, 1000);
-    const d = contentDigest(1, base);
-    for (const key of (Object.keys(base) as (keyof typeof base)[]).filter((k) => (k as string) !== "body")) {
-      const changed = { ...base, [key]: typeof base[key] === "number" ? 1001 : "x" };
-      expect(contentDigest(1, changed), key).not.to.equal(d);
+  it("the canonical encoding covers every field, the reference to a repeated record included", () => {
+    for (const ref of [null, 7]) {
+      const base = fieldsOf(message(1, 1000), ref);
+      const d = contentDigest(1, base);
+      for (const key of Object.keys(base) as (keyof RecordFields)[]) {
+        const changed = { ...base, [key]: typeof base[key] === "number" ? 1001 : "x" };
+        expect(contentDigest(1, changed), key).not.to.equal(d);
+      }
+      expect(contentDigest(2, base)).not.to.equal(d);
     }
-    expect(contentDigest(2, base)).not.to.equal(d);
+  });
+
+  it("a record without a reference keeps the 14-field encoding of trails written before references existed", () => {
+    const r = fieldsOf(message(1, 1000), null);
+    const old = [1, r.ts, r.direction, r.session, r.account, r.resource, r.remote, r.kind, r.type, r.stanzaId, r.from, r.to, r.xml, r.detail];
+    expect(canonical(1, r)).to.equal(JSON.stringify(old));
   });
 
   it("verify names an edited row", async () => {
@@ -197,6 +212,45 @@ describe("audit: hash chain, verify, retention", () => {
     // Dropping more of the head than the purge recorded is caught.
     await db.run("DELETE FROM records WHERE seq = 5");
     expect((await verifyChain(db)).badSeq).to.equal(5);
+  });
+
+  it("a delivery recorded as a reference to its inbound record: one copy of the XML, resolved for readers, verified", async () => {
+    const sent = message(1);
+    const delivered: NewRecord = { ...sent, direction: "out", session: "s2", account: "bob@x", resource: "b", sameAs: sent };
+    await db.transaction(() => appendInTransaction(db, [sent, delivered]));
+    const stored = await db.all<{ seq: number; xml: string | null; ref: number | null }>("SELECT seq, xml, ref FROM records ORDER BY seq");
+    expect(stored).to.deep.equal([
+      { seq: 1, xml: sent.xml, ref: null },
+      { seq: 2, xml: null, ref: 1 },
+    ]);
+    expect((await db.all("SELECT rowid FROM bodies")).length).to.equal(1); // indexed once
+    const read = [];
+    for await (const r of iterateRecords(db, {})) read.push(r);
+    expect(read.map((r) => r.xml)).to.deep.equal([sent.xml, sent.xml]);
+    expect((await verifyChain(db)).ok).to.equal(true);
+    // Pointing the reference elsewhere, or giving the record XML of its own, is caught.
+    await db.run("UPDATE records SET ref = 0 WHERE seq = 2");
+    expect((await verifyChain(db)).badSeq).to.equal(2);
+    await db.run("UPDATE records SET ref = 1, xml = '<message/>' WHERE seq = 2");
+    expect((await verifyChain(db)).badSeq).to.equal(2);
+  });
+
+  it("purge: a message stays while a delivery that refers to it is kept; a dry run counts exactly that", async () => {
+    const now = Date.now();
+    const sent = message(1, now - 40 * DAY);
+    // Delivered 20 days later (an offline recipient): not due yet at 30 days.
+    const delivered: NewRecord = { ...sent, ts: now - 20 * DAY, direction: "out", account: "bob@x", sameAs: sent };
+    await db.transaction(() => appendInTransaction(db, [sent, message(2, now - 40 * DAY), delivered]));
+    const settings = auditSettings(validateConfig({ audit: { retention: { messages: 30 } } }, null));
+    const dry = await purgeExpired(db, settings, now, true);
+    expect(dry.tombstoned).to.equal(1); // message 2 only
+    expect((await db.all("SELECT seq FROM records WHERE purged_by IS NOT NULL")).length).to.equal(0); // rolled back
+    expect((await purgeExpired(db, settings, now)).tombstoned).to.equal(1);
+    expect((await db.get<{ xml: string }>("SELECT xml FROM records WHERE seq = 1"))!.xml).to.equal(sent.xml);
+    expect((await verifyChain(db)).ok).to.equal(true);
+    // Once the delivery is due too, both go, and the chain still verifies.
+    expect((await purgeExpired(db, settings, now + 11 * DAY)).tombstoned).to.equal(2);
+    expect((await verifyChain(db)).ok).to.equal(true);
   });
 
   it("purge: emptying a record that was not due is caught", async () => {
