@@ -18,8 +18,10 @@ import { SessionRegistry } from "./core/sessions.js";
 import { builtinModules } from "./modules/index.js";
 import { type DomainCertificate, loadCertificates } from "./net/certs.js";
 import { type BoundListener, Listeners, type TlsContexts } from "./net/listeners.js";
+import { CachedRosterStore } from "./storage/roster-cache.js";
 import { openSqliteStorage } from "./storage/sqlite/index.js";
 import type { Storage } from "./storage/types.js";
+import { Jid } from "./xmpp/jid.js";
 
 export interface RunningServer {
   readonly config: Config;
@@ -58,6 +60,27 @@ export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomai
   };
 }
 
+/**
+ * The rosters of accounts with a session are read from memory (storage/roster-cache.ts);
+ * an account's entry goes when its last session does, after the modules' own
+ * session/closed handlers (fallback band), which still read it.
+ */
+function cacheOnlineRosters(storage: Storage, sessions: SessionRegistry, events: EventBus): Storage {
+  const online = (account: string) => {
+    const jid = Jid.tryParse(account);
+    return jid !== null && sessions.resources(jid).length > 0;
+  };
+  const roster = new CachedRosterStore(storage.roster, online);
+  events.on(
+    "session/closed",
+    (session) => {
+      if (sessions.resources(session.jid.bare()).length === 0) roster.evict(session.jid.bareString());
+    },
+    "fallback",
+  );
+  return { ...storage, roster };
+}
+
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const sink = opts.sink ?? createSink(config.server.log_level);
   const log = createLogger(sink);
@@ -65,7 +88,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   for (const w of warnings) log.warn(w);
   let tls = tlsContexts(certificates, config.server.domains[0]!);
 
-  const storage = opts.storage ?? (await openSqliteStorage(config.server.data_dir));
+  const sessions = new SessionRegistry();
+  const events = new EventBus();
+  const storage = cacheOnlineRosters(opts.storage ?? (await openSqliteStorage(config.server.data_dir)), sessions, events);
   // The audit trail opens before any listener: no stanza can pass unrecorded.
   let audit: AuditSink;
   try {
@@ -76,8 +101,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   if (!audit.enabled) log.warn("AUDIT IS OFF (audit.enabled = false): nothing is recorded");
   const hosts = new Set(config.server.domains);
-  const sessions = new SessionRegistry();
-  const events = new EventBus();
   const iq = new IqDispatcher(log.child("iq"));
   const router = new Router({
     hosts,

@@ -12,6 +12,7 @@ import { metricsSettings } from "../metrics/config.js";
 import { type MetricsEndpoint, startMetricsEndpoint } from "../metrics/http.js";
 import { ServerMetrics } from "../metrics/server.js";
 import type { BoundListener } from "../net/listeners.js";
+import { Jid } from "../xmpp/jid.js";
 import { adminSettings } from "./config.js";
 import { reconcile } from "./reload.js";
 import { type AdminSocket, startAdminSocket } from "./socket.js";
@@ -110,12 +111,30 @@ export class Daemon {
         return { ok: true, status: await this.status() };
       case "ping":
         return { ok: true };
+      case "account-deleted":
+        return { ok: true, closed: await this.accountDeleted(req.jid) };
       default:
         return {
           ok: false,
-          error: `unknown command ${JSON.stringify(req.command)}; known: status, ping`,
+          error: `unknown command ${JSON.stringify(req.command)}; known: status, ping, account-deleted`,
         };
     }
+  }
+
+  /**
+   * `parley deluser` deleted the account in the database, beside this process: its
+   * sessions end (as Prosody and ejabberd do), and with the last one goes what the
+   * server kept of it in memory (the cached roster, main.ts), so nothing of the
+   * deleted account is served again and a new account of that name starts empty.
+   */
+  private async accountDeleted(jid: unknown): Promise<number> {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error("not started");
+    const bare = typeof jid === "string" ? Jid.tryParse(jid) : null;
+    if (!bare || bare.resource) throw new Error("account-deleted needs the account's bare JID as jid");
+    const sessions = ctx.core.sessions.resources(bare);
+    await Promise.all(sessions.map((s) => s.close("not-authorized", "the account was deleted")));
+    return sessions.length;
   }
 
   async status(): Promise<Status> {

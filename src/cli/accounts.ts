@@ -3,6 +3,8 @@
 import type { Command } from "commander";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
+import { adminSettings } from "../admin/config.js";
+import { adminRequest } from "../admin/socket.js";
 import { deriveCredentials } from "../c2s/sasl/credentials.js";
 import type { Config } from "../config/types.js";
 import { openSqliteStorage } from "../storage/sqlite/index.js";
@@ -64,6 +66,24 @@ async function withStorage<T>(config: Config, fn: (s: Storage) => Promise<T>): P
     return await fn(storage);
   } finally {
     await storage.close();
+  }
+}
+
+/**
+ * A running server keeps the rosters of online accounts in memory and does not see
+ * this process's writes: it is told, and ends the deleted account's sessions.
+ * No server running (nothing answers on the admin socket) is the usual case.
+ */
+async function tellRunningServer(config: Config, jid: Jid): Promise<void> {
+  const admin = adminSettings(config);
+  if (!admin.enabled) return;
+  try {
+    const answer = await adminRequest(admin.socket, { command: "account-deleted", jid: jid.toString() });
+    if (answer.ok !== true) console.error(`warning: the running server refused to end ${jid}'s sessions: ${String(answer.error)}`);
+    else if (Number(answer.closed) > 0) console.log(`ended ${String(answer.closed)} session(s) of ${jid}`);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!message.includes("is not running")) console.error(`warning: could not tell the running server: ${message}`);
   }
 }
 
@@ -134,6 +154,7 @@ export function register(program: Command): void {
       if (!deleted) fail(`${jid} does not exist`);
       await recordAdminAction(config, "deluser", {}, jid.toString());
       console.log(`deleted ${jid}`);
+      await tellRunningServer(config, jid);
     });
 
   program

@@ -142,10 +142,14 @@ async function probeContacts(m: ModuleContext, session: ClientSession): Promise<
  * (or the account itself). Others learn nothing. No available resource: no answer.
  */
 async function answerProbe(m: ModuleContext, contact: Jid, requester: Jid): Promise<void> {
+  // Nothing to answer with: skip the roster lookup (at a mass login, most probes are for contacts not yet online).
+  const online = m.sessions.available(contact).filter((s) => s.presence);
+  if (online.length === 0) return;
   if (!requester.bare().equals(contact)) {
     const item = await m.storage.roster.item(contact.bareString(), requester.bareString());
     if (!item || (item.subscription !== "from" && item.subscription !== "both")) return;
   }
+  // Read again after the lookup: a resource may have gone unavailable (or come) meanwhile.
   for (const s of m.sessions.available(contact)) {
     if (!s.presence) continue;
     await m.router.deliver(addressed(s.presence, s.jid.toString(), requester.toString()), requester);

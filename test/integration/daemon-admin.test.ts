@@ -172,6 +172,26 @@ describe("daemon: admin socket and parley status", function () {
     // The first one is unharmed.
     expect((await adminRequest(socket(), { command: "ping" })).ok).to.equal(true);
   });
+
+  it("RFC 6121 2.1.1: parley deluser of an online account ends its sessions; a new account of that name starts with an empty roster", async () => {
+    await ts.addUser("carol", "pw");
+    const carol = await connectClient({ port: ts.starttlsPort, username: "carol", password: "pw", resource: "c" });
+    const streamError = new Promise<string>((resolve) => carol.on("error", (e: { condition?: string }) => resolve(e.condition ?? "")));
+    const set = xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: "alice@localhost" }));
+    await carol.iqCaller.request(xml("iq", { type: "set" }, set)); // carol's roster is now in the server's memory
+    const conf = join(ts.dir, "deluser.toml");
+    await writeFile(conf, `[server]\ndata_dir = "${ts.config.server.data_dir}"\n`);
+    const r = await runParley(["--config", conf, "deluser", "carol@localhost"], ts.dir);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include("ended 1 session(s) of carol@localhost");
+    expect(await streamError).to.equal("not-authorized");
+    await carol.stop().catch(() => undefined);
+    await ts.addUser("carol", "pw");
+    const again = await connectClient({ port: ts.starttlsPort, username: "carol", password: "pw", resource: "c" });
+    clients.push(again);
+    const roster = await again.iqCaller.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+    expect(roster.getChild("query")?.getChildren("item")).to.deep.equal([]);
+  });
 });
 
 describe("daemon: admin socket options", function () {

@@ -151,4 +151,55 @@ describe("RFC 6121 4: presence", function () {
     await barrier(u, x);
     expect(x.some((s) => s.name === "presence" && s.attrs.from?.startsWith(u.bare))).to.equal(false);
   });
+
+  // The server reads an online account's roster from memory (storage/roster-cache.ts):
+  // every change made while the account is online must show in what presence does next.
+  describe("rosters changed while online", function () {
+    it("RFC 6121 3.1.5 + 4.4.2: a subscription approved while online reaches the next broadcast", async () => {
+      n++;
+      for (const p of ["u", "c"]) await ts.addUser(`${p}${n}`, "pw");
+      const [u, c] = [await login(`u${n}`), await login(`c${n}`)];
+      await u.send(xml("presence")); // u's roster (empty) is read, and cached, here
+      await c.send(xml("presence"));
+      await barrier(u, c);
+      await c.send(xml("presence", { to: u.bare, type: "subscribe" }));
+      await barrier(c, u);
+      await u.send(xml("presence", { to: c.bare, type: "subscribed" }));
+      await u.send(xml("presence", {}, xml("show", {}, "chat")));
+      const update = await c.next((s) => isPresence(undefined, u.jid)(s) && s.getChildText("show") === "chat", "u's update");
+      expect(update.attrs.to).to.equal(c.bare);
+    });
+
+    it("RFC 6121 3.2.2 + 4.4.2: after the user cancels a subscription while online, its next broadcast skips the former subscriber", async () => {
+      const [u, c] = await trio();
+      await c.send(xml("presence"));
+      await u.send(xml("presence"));
+      await c.next(isPresence(undefined, u.jid));
+      await u.send(xml("presence", { to: c.bare, type: "unsubscribed" }));
+      await c.next(isPresence("unavailable", u.jid), "unavailable on cancellation");
+      await u.send(xml("presence", {}, xml("show", {}, "xa")));
+      await barrier(u, c);
+      expect(c.some((s) => isPresence(undefined, u.jid)(s) && s.getChildText("show") === "xa")).to.equal(false);
+    });
+
+    it("RFC 6121 4.3.2: a probe is answered by the online contact's roster as it is now", async () => {
+      n++;
+      for (const p of ["u", "c"]) await ts.addUser(`${p}${n}`, "pw");
+      const [u, c] = [await login(`u${n}`), await login(`c${n}`)];
+      await c.send(xml("presence")); // c's roster (empty) is read, and cached, here
+      await barrier(c, u);
+      // Written as the modules write (through the server's storage): u's side says c lets u see.
+      const roster = ts.server.core.storage.roster;
+      const item = (jid: string, subscription: "both" | "from") => ({ jid, name: null, groups: [], subscription, ask: false, approved: false });
+      await roster.update(u.bare, c.bare, () => item(c.bare, "both"));
+      const u2 = await login(u.bare.split("@")[0]!, "two");
+      await u2.send(xml("presence")); // probes c: c's roster has no u, so no answer
+      await barrier(u2, u2);
+      expect(u2.some(isPresence(undefined, c.jid))).to.equal(false);
+      await roster.update(c.bare, u.bare, () => item(u.bare, "from"));
+      const u3 = await login(u.bare.split("@")[0]!, "three");
+      await u3.send(xml("presence"));
+      await u3.next(isPresence(undefined, c.jid), "the probe's answer");
+    });
+  });
 });

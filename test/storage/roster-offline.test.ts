@@ -6,6 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMemoryStorage } from "../../src/storage/memory/index.js";
+import { CachedRosterStore } from "../../src/storage/roster-cache.js";
 import { openSqliteStorage } from "../../src/storage/sqlite/index.js";
 import type { RosterItem, Storage } from "../../src/storage/types.js";
 
@@ -26,6 +27,14 @@ const item = (jid: string, over: Partial<RosterItem> = {}): RosterItem => ({
 const backends: { name: string; open: () => Promise<Storage> }[] = [
   { name: "memory", open: async () => createMemoryStorage() },
   { name: "sqlite", open: () => openSqliteStorage(":memory:") },
+  // The online-roster cache must keep the same contract (every account counted as online).
+  {
+    name: "sqlite, roster cached",
+    open: async () => {
+      const s = await openSqliteStorage(":memory:");
+      return { ...s, roster: new CachedRosterStore(s.roster, () => true) };
+    },
+  },
 ];
 
 for (const backend of backends) {
@@ -142,6 +151,47 @@ for (const backend of backends) {
     });
   });
 }
+
+describe("storage: the online-roster cache", function () {
+  it("RFC 6121 2.1.6: a write that finishes while the roster is being read is not hidden by that read", async () => {
+    const backend = createMemoryStorage().roster;
+    let release = () => {};
+    // The first read of the whole roster is held until the write below has finished.
+    const slow = Object.create(backend) as typeof backend;
+    let hold = true;
+    slow.get = async (account) => {
+      const read = await backend.get(account);
+      if (hold) await new Promise<void>((r) => (release = r));
+      return read;
+    };
+    const cache = new CachedRosterStore(slow, () => true);
+    const reading = cache.get(A);
+    await new Promise((r) => setImmediate(r));
+    hold = false;
+    await cache.update(A, B, () => item(B, { subscription: "both" }));
+    release();
+    expect((await reading).items).to.deep.equal([]); // read before the write: may predate it
+    expect(await cache.item(A, B)).to.deep.equal(item(B, { subscription: "both" }));
+    expect((await cache.get(A)).version).to.equal(1);
+  });
+
+  it("keeps only online accounts' rosters, and what callers change does not change the cache", async () => {
+    const backend = createMemoryStorage().roster;
+    const online = new Set([A]);
+    const cache = new CachedRosterStore(backend, (account) => online.has(account));
+    await backend.update(A, B, () => item(B, { groups: ["g"] }));
+    await backend.update(C, B, () => item(B));
+    const got = await cache.item(A, B);
+    got!.groups.push("changed");
+    expect(await cache.item(A, B)).to.deep.equal(item(B, { groups: ["g"] }));
+    await backend.update(C, A, () => item(A)); // behind the cache, for an account it does not keep
+    expect(await cache.count(C)).to.equal(2);
+    online.delete(A);
+    cache.evict(A);
+    await backend.update(A, C, () => item(C)); // behind the cache: seen once A's entry is gone
+    expect(await cache.count(A)).to.equal(2);
+  });
+});
 
 describe("storage (sqlite): rosters, pending requests and offline messages survive reopening", function () {
   let dir: string;

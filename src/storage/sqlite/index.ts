@@ -105,12 +105,19 @@ class SqliteRoster implements RosterStore {
     return row?.version ?? 0;
   }
 
-  get(account: string): Promise<{ version: number; items: RosterItem[] }> {
-    // One transaction so the version matches the items read.
-    return this.db.transaction(async () => {
-      const rows = await this.db.all<RosterRow>(`SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE account = ? ORDER BY contact`, [account]);
-      return { version: await this.version(account), items: rows.map(rosterItem) };
-    });
+  async get(account: string): Promise<{ version: number; items: RosterItem[] }> {
+    // One statement is one read snapshot, so the version matches the items read, without
+    // queueing behind write transactions (BEGIN IMMEDIATE) as a transaction would. The
+    // outer row keeps the version when there is no item (contact is then null).
+    const rows = await this.db.all<RosterRow & { version: number | null }>(
+      `SELECT v.version, ${ROSTER_COLUMNS.split(", ").map((c) => `i.${c}`).join(", ")}
+       FROM (SELECT ? AS account) AS a
+       LEFT JOIN roster_versions AS v ON v.account = a.account
+       LEFT JOIN roster_items AS i ON i.account = a.account
+       ORDER BY i.contact`,
+      [account],
+    );
+    return { version: rows[0]?.version ?? 0, items: rows.filter((r) => r.contact !== null).map(rosterItem) };
   }
 
   async item(account: string, contact: string): Promise<RosterItem | null> {
