@@ -3,10 +3,17 @@
 
 import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import { type SecureContext, TLSSocket } from "node:tls";
 import type { ChannelBindingType } from "../c2s/sasl/index.js";
 import type { Transport } from "../c2s/transport.js";
 import type { TlsContexts } from "./listeners.js";
+
+/**
+ * tls-server-end-point data per secure context. getCertificate() turns the whole
+ * certificate into an object (about 75 µs) and every login's features need the
+ * bindings, while a context's certificate never changes. null: none to bind to.
+ */
+const endPoints = new WeakMap<SecureContext, Buffer | null>();
 
 export class SocketTransport implements Transport {
   private socket: Socket;
@@ -14,6 +21,8 @@ export class SocketTransport implements Transport {
   private readonly closeCbs: ((reason: string) => void)[] = [];
   private closed = false;
   private lastError: string | null = null;
+  /** The context the STARTTLS handshake used (SNI may switch it); unknown on direct TLS. */
+  private tlsContext: SecureContext | null = null;
 
   constructor(
     socket: Socket,
@@ -85,10 +94,15 @@ export class SocketTransport implements Transport {
     const plain = this.socket;
     plain.removeAllListeners("data");
     const tls = this.tls();
+    this.tlsContext = tls.contextFor(servername);
     const secure = new TLSSocket(plain, {
       isServer: true,
-      secureContext: tls.contextFor(servername),
-      SNICallback: tls.sniCallback,
+      secureContext: this.tlsContext,
+      SNICallback: (name, cb) =>
+        tls.sniCallback(name, (err, ctx) => {
+          if (ctx) this.tlsContext = ctx;
+          cb(err, ctx);
+        }),
     });
     this.socket = secure;
     // From here on the TLS socket's events count; the plain socket's are ignored by attach().
@@ -122,12 +136,21 @@ export class SocketTransport implements Transport {
     // -PLUS is offered (its non-PLUS attempt then says "y", which RFC 5802 makes us refuse).
     const finished = socket.isSessionReused() ? socket.getFinished() : socket.getPeerFinished();
     if (finished) bindings.set("tls-unique", finished);
-    // RFC 5929 4.1: hash of our certificate (SHA-256 for MD5/SHA-1/SHA-256-signed certificates).
-    const cert = socket.getCertificate();
-    if (cert && "raw" in cert && cert.raw) {
-      bindings.set("tls-server-end-point", createHash("sha256").update(cert.raw).digest());
-    }
+    const endPoint = this.endPoint(socket);
+    if (endPoint) bindings.set("tls-server-end-point", endPoint);
     return bindings;
+  }
+
+  /** RFC 5929 4.1: hash of our certificate (SHA-256 for MD5/SHA-1/SHA-256-signed certificates). */
+  private endPoint(socket: TLSSocket): Buffer | null {
+    const context = this.tlsContext;
+    let hash = context ? endPoints.get(context) : undefined;
+    if (hash === undefined) {
+      const cert = socket.getCertificate();
+      hash = cert && "raw" in cert && cert.raw ? createHash("sha256").update(cert.raw).digest() : null;
+      if (context) endPoints.set(context, hash);
+    }
+    return hash;
   }
 
   tlsInfo(): { protocol: string; cipher: string } | null {

@@ -13,11 +13,17 @@ export class ScramClient {
     private readonly hash: "sha1" | "sha256",
     private readonly user: string,
     private readonly password: string,
+    /** For the -PLUS mechanisms: the channel-binding type and the client's own data for it. */
+    private readonly binding?: { type: string; data: Buffer },
   ) {}
+
+  private get gs2Header(): string {
+    return this.binding ? `p=${this.binding.type},,` : "n,,";
+  }
 
   first(): string {
     this.clientFirstBare = `n=${this.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},r=${this.nonce}`;
-    return `n,,${this.clientFirstBare}`;
+    return `${this.gs2Header}${this.clientFirstBare}`;
   }
 
   final(serverFirst: string): string {
@@ -27,7 +33,8 @@ export class ScramClient {
     const salted = pbkdf2Sync(this.password, Buffer.from(attrs.get("s")!, "base64"), Number(attrs.get("i")), this.hash === "sha1" ? 20 : 32, this.hash);
     const clientKey = createHmac(this.hash, salted).update("Client Key").digest();
     const storedKey = createHash(this.hash).update(clientKey).digest();
-    const withoutProof = `c=biws,r=${nonce}`;
+    const cbind = Buffer.concat([Buffer.from(this.gs2Header), this.binding?.data ?? Buffer.alloc(0)]);
+    const withoutProof = `c=${cbind.toString("base64")},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
     const signature = createHmac(this.hash, storedKey).update(authMessage).digest();
     const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));

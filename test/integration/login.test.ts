@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { xml } from "@xmpp/client";
 import { type Client, HEADER, RawClient, connectClient } from "../harness/clients.js";
 import { ScramClient } from "../harness/scram-client.js";
@@ -150,6 +152,37 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     await raw.waitFor("</iq>");
     expect(raw.received).to.include("<jid>alice@localhost/raw</jid>");
     raw.close();
+  });
+
+  it("RFC 5929 4.1: SCRAM-SHA-1-PLUS with tls-server-end-point binds to the certificate the client saw, on every connection", async () => {
+    // Twice: the server keeps the hash per TLS context after the first connection.
+    for (let i = 0; i < 2; i++) {
+      const raw = await rawSecured(ts.starttlsPort);
+      const cert = (raw.socket as TLSSocket).getPeerCertificate().raw;
+      const data = createHash("sha256").update(cert).digest();
+      const scram = new ScramClient("sha1", "alice", "wonderland", { type: "tls-server-end-point", data });
+      raw.clear();
+      raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1-PLUS'>${b64(scram.first())}</auth>`);
+      const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
+      raw.clear();
+      raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
+      const success = /<success[^>]*>([^<]*)<\/success>/.exec(await raw.waitFor("</success>"))![1]!;
+      raw.close();
+      expect(scram.verify(unb64(success))).to.equal(true);
+    }
+  });
+
+  it("RFC 5802 6: SCRAM-SHA-1-PLUS with tls-server-end-point data for another certificate fails", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    const scram = new ScramClient("sha1", "alice", "wonderland", { type: "tls-server-end-point", data: Buffer.alloc(32, 7) });
+    raw.clear();
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1-PLUS'>${b64(scram.first())}</auth>`);
+    const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
+    raw.clear();
+    raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
+    await raw.waitFor("</failure>");
+    raw.close();
+    expect(raw.received).to.include("<not-authorized/>");
   });
 
   it("RFC 6120 6.4.5: after max_failures_per_stream failures the stream closes with policy-violation", async () => {

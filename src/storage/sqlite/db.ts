@@ -48,11 +48,8 @@ export class SqliteDb {
 
   private readonly statements = new Map<string, Promise<sqlite3.Statement>>();
 
-  /**
-   * Like run(), but the statement is prepared once and kept: for SQL run over
-   * and over (the audit writer's inserts), so SQLite does not parse it each time.
-   */
-  async runPrepared(sql: string, params: SqlParam[]): Promise<{ changes: number; lastID: number }> {
+  /** The statement for `sql`, prepared on first use and kept until close(). Only for fixed SQL texts. */
+  private prepared(sql: string): Promise<sqlite3.Statement> {
     let prepared = this.statements.get(sql);
     if (!prepared) {
       prepared = new Promise((resolve, reject) => {
@@ -61,13 +58,41 @@ export class SqliteDb {
       this.statements.set(sql, prepared);
       prepared.catch(() => this.statements.delete(sql)); // not kept: the next call prepares again
     }
-    const statement = await prepared;
+    return prepared;
+  }
+
+  /**
+   * Like run(), but the statement is prepared once and kept: for SQL run over
+   * and over (the audit writer's inserts), so SQLite does not parse it each time.
+   */
+  async runPrepared(sql: string, params: SqlParam[]): Promise<{ changes: number; lastID: number }> {
+    const statement = await this.prepared(sql);
     return new Promise((resolve, reject) => {
       statement.run(params, function (err) {
         if (err) reject(err);
         else resolve({ changes: this.changes, lastID: this.lastID });
       });
     });
+  }
+
+  /**
+   * Like all(), with a kept statement: one trip to the worker thread instead of
+   * three (prepare, step, finalize). For the queries of every login.
+   */
+  async allPrepared<T>(sql: string, params: SqlParam[]): Promise<T[]> {
+    const statement = await this.prepared(sql);
+    return new Promise((resolve, reject) => {
+      statement.all(params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+    });
+  }
+
+  /**
+   * The first row, with a kept statement. Through all(), not Statement.get():
+   * get() leaves the statement on its row, which would hold the connection's
+   * read snapshot (and delay autocommit) until the statement's next use.
+   */
+  async getPrepared<T>(sql: string, params: SqlParam[]): Promise<T | undefined> {
+    return (await this.allPrepared<T>(sql, params))[0];
   }
 
   get<T>(sql: string, params: SqlParam[] = []): Promise<T | undefined> {
@@ -87,13 +112,24 @@ export class SqliteDb {
   }
 
   /**
+   * Runs fn when no transaction of this connection is open (they are queued
+   * here), without BEGIN/COMMIT: for a single statement, atomic on its own,
+   * that must not become part of another caller's transaction.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
    * Runs a script of statements as one transaction in a single call into the
    * driver: one round trip through the event loop instead of one per statement.
    * The script must carry its values as SQL literals (see sqlLiteral). Queued
    * with transaction(); stops at the first failing statement and rolls back.
    */
   script(sql: string): Promise<void> {
-    const next = this.queue.then(async () => {
+    return this.exclusive(async () => {
       try {
         await this.exec(`BEGIN IMMEDIATE;\n${sql}\nCOMMIT;`);
       } catch (err) {
@@ -101,13 +137,11 @@ export class SqliteDb {
         throw err;
       }
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /** Runs fn inside BEGIN/COMMIT; transactions are queued so they never interleave. */
   transaction<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(async () => {
+    return this.exclusive(async () => {
       await this.exec("BEGIN IMMEDIATE");
       try {
         const result = await fn();
@@ -118,8 +152,6 @@ export class SqliteDb {
         throw err;
       }
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /**

@@ -38,7 +38,7 @@ class SqliteAccounts implements AccountStore {
   }
 
   async get(domain: string, local: string): Promise<AccountRecord | null> {
-    const row = await this.db.get<{ credentials: string; created_at: number }>(
+    const row = await this.db.getPrepared<{ credentials: string; created_at: number }>(
       "SELECT credentials, created_at FROM accounts WHERE domain = ? AND local = ?",
       [domain, local],
     );
@@ -101,32 +101,34 @@ class SqliteRoster implements RosterStore {
   constructor(private readonly db: SqliteDb) {}
 
   private async version(account: string): Promise<number> {
-    const row = await this.db.get<{ version: number }>("SELECT version FROM roster_versions WHERE account = ?", [account]);
+    const row = await this.db.getPrepared<{ version: number }>("SELECT version FROM roster_versions WHERE account = ?", [account]);
     return row?.version ?? 0;
   }
 
   async get(account: string): Promise<{ version: number; items: RosterItem[] }> {
-    // One statement is one read snapshot, so the version matches the items read, without
-    // queueing behind write transactions (BEGIN IMMEDIATE) as a transaction would. The
-    // outer row keeps the version when there is no item (contact is then null).
-    const rows = await this.db.all<RosterRow & { version: number | null }>(
-      `SELECT v.version, ${ROSTER_COLUMNS.split(", ").map((c) => `i.${c}`).join(", ")}
-       FROM (SELECT ? AS account) AS a
-       LEFT JOIN roster_versions AS v ON v.account = a.account
-       LEFT JOIN roster_items AS i ON i.account = a.account
-       ORDER BY i.contact`,
+    // One statement, so the version matches the items read (a consistent snapshot)
+    // without a transaction's extra trips; every initial presence reads the roster.
+    // The version row is always there; contact is null when there are no items.
+    const rows = await this.db.allPrepared<RosterRow & { version: number; contact: string | null }>(
+      `SELECT v.version, i.contact, i.name, i.groups, i.subscription, i.ask, i.approved
+       FROM (SELECT COALESCE((SELECT version FROM roster_versions WHERE account = ?1), 0) AS version) AS v
+       LEFT JOIN roster_items AS i ON i.account = ?1 ORDER BY i.contact`,
       [account],
     );
-    return { version: rows[0]?.version ?? 0, items: rows.filter((r) => r.contact !== null).map(rosterItem) };
+    const items = rows.filter((r) => r.contact !== null).map(rosterItem);
+    return { version: rows[0]?.version ?? 0, items };
   }
 
   async item(account: string, contact: string): Promise<RosterItem | null> {
-    const row = await this.db.get<RosterRow>(`SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE account = ? AND contact = ?`, [account, contact]);
+    const row = await this.db.getPrepared<RosterRow>(`SELECT ${ROSTER_COLUMNS} FROM roster_items WHERE account = ? AND contact = ?`, [
+      account,
+      contact,
+    ]);
     return row ? rosterItem(row) : null;
   }
 
   async count(account: string): Promise<number> {
-    const row = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM roster_items WHERE account = ?", [account]);
+    const row = await this.db.getPrepared<{ n: number }>("SELECT COUNT(*) AS n FROM roster_items WHERE account = ?", [account]);
     return row?.n ?? 0;
   }
 
@@ -160,11 +162,12 @@ class SqliteRoster implements RosterStore {
   }
 
   async hasPending(account: string, contact: string): Promise<boolean> {
-    return (await this.db.get("SELECT 1 AS x FROM roster_pending_in WHERE account = ? AND contact = ?", [account, contact])) !== undefined;
+    const row = await this.db.getPrepared("SELECT 1 AS x FROM roster_pending_in WHERE account = ? AND contact = ?", [account, contact]);
+    return row !== undefined;
   }
 
   pending(account: string): Promise<PendingSubscription[]> {
-    return this.db.all("SELECT contact, stanza FROM roster_pending_in WHERE account = ? ORDER BY contact", [account]);
+    return this.db.allPrepared("SELECT contact, stanza FROM roster_pending_in WHERE account = ? ORDER BY contact", [account]);
   }
 }
 
@@ -185,19 +188,21 @@ class SqliteOffline implements OfflineStore {
   }
 
   async count(account: string): Promise<number> {
-    const row = await this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM offline_messages WHERE account = ?", [account]);
+    const row = await this.db.getPrepared<{ n: number }>("SELECT COUNT(*) AS n FROM offline_messages WHERE account = ?", [account]);
     return row?.n ?? 0;
   }
 
-  take(account: string): Promise<OfflineMessage[]> {
-    return this.db.transaction(async () => {
-      const rows = await this.db.all<{ stanza: string; stored_at: number }>(
-        "SELECT stanza, stored_at FROM offline_messages WHERE account = ? ORDER BY id",
+  async take(account: string): Promise<OfflineMessage[]> {
+    // Every initial presence asks, and there is usually nothing: one statement
+    // (atomic by itself) instead of a transaction of four trips. RETURNING has
+    // no order of its own, hence the sort by id.
+    const rows = await this.db.exclusive(() =>
+      this.db.allPrepared<{ id: number; stanza: string; stored_at: number }>(
+        "DELETE FROM offline_messages WHERE account = ? RETURNING id, stanza, stored_at",
         [account],
-      );
-      await this.db.run("DELETE FROM offline_messages WHERE account = ?", [account]);
-      return rows.map((r) => ({ stanza: r.stanza, storedAt: r.stored_at }));
-    });
+      ),
+    );
+    return rows.sort((a, b) => a.id - b.id).map((r) => ({ stanza: r.stanza, storedAt: r.stored_at }));
   }
 }
 
