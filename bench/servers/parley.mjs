@@ -60,7 +60,7 @@ failure_delay_ms = 0
 [limits]
 max_connections_per_address = 20000
 idle_timeout_seconds = 3600
-${audit ? "" : "\n[audit]\nenabled = false\n"}`,
+${audit ? (process.env.PARLEY_BENCH_AUDIT ? `\n[audit]\n${process.env.PARLEY_BENCH_AUDIT}\n` : "") : "\n[audit]\nenabled = false\n"}`,
       );
       return file;
     },
