@@ -10,6 +10,7 @@ import type { AuditSettings } from "./config.js";
 import type { NewRecord, RecordKind } from "./record.js";
 import { needsRedaction, redacted } from "./redact.js";
 import { openAuditDb } from "./store.js";
+import { Checkpointer } from "./checkpointer.js";
 import { AuditWriter } from "./writer.js";
 
 /** Who a record is about: the stream, its account (bare JID) and resource, the peer address. */
@@ -41,12 +42,19 @@ export class SqliteAuditSink implements AuditSink {
   private constructor(
     readonly db: SqliteDb,
     private readonly writer: AuditWriter,
+    private readonly checkpointer: Checkpointer,
   ) {}
 
   static async open(settings: AuditSettings, log: Logger): Promise<SqliteAuditSink> {
     const db = await openAuditDb(settings.file);
-    const writer = new AuditWriter(db, { commitWindowMs: settings.commit_window_ms, maxBatch: settings.max_batch }, log);
-    return new SqliteAuditSink(db, writer);
+    try {
+      const checkpointer = await Checkpointer.start(settings.file, db, log);
+      const writer = new AuditWriter(db, { commitWindowMs: settings.commit_window_ms, maxBatch: settings.max_batch }, log);
+      return new SqliteAuditSink(db, writer, checkpointer);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
   }
 
   /** Inbound records by element, so that a delivery of the same element can refer to its record. */
@@ -86,6 +94,7 @@ export class SqliteAuditSink implements AuditSink {
 
   async close(): Promise<void> {
     await this.writer.close();
+    await this.checkpointer.stop();
     await this.db.close();
   }
 }
