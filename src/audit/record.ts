@@ -58,11 +58,16 @@ export const GENESIS = "0".repeat(64);
  * `ref` is appended only when set, so records written before it existed keep their digests.
  */
 export function canonical(seq: number, r: RecordFields): string {
+  return canonicalOf(seq, r, r.xml, r.ref);
+}
+
+/** The same, with xml and ref given apart: the writer encodes a NewRecord without copying it. */
+export function canonicalOf(seq: number, r: Omit<RecordFields, "xml" | "ref">, xml: string | null, ref: number | null): string {
   const fields = [
     seq, r.ts, r.direction, r.session, r.account, r.resource, r.remote,
-    r.kind, r.type, r.stanzaId, r.from, r.to, r.xml, r.detail,
+    r.kind, r.type, r.stanzaId, r.from, r.to, xml, r.detail,
   ];
-  if (r.ref !== null) fields.push(r.ref);
+  if (ref !== null) fields.push(ref);
   return JSON.stringify(fields);
 }
 

@@ -114,8 +114,8 @@ function purgeInTransaction(db: SqliteDb, settings: AuditSettings, now: number, 
       firstPrev,
     };
     const record = { ...adminRecord("purge", {}, null), kind: "purge" as const, detail: JSON.stringify(detail) };
-    const [stored] = await appendInTransaction(db, [record], head);
-    if (stored!.seq !== purgeSeq) throw new Error(`purge record got seq ${stored!.seq}, expected ${purgeSeq}`);
+    const [seq] = await appendInTransaction(db, [record], head);
+    if (seq !== purgeSeq) throw new Error(`purge record got seq ${seq}, expected ${purgeSeq}`);
     return { purgeSeq, tombstoned, dropped, firstSeq, cutoffs, holds };
   });
 }

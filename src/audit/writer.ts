@@ -5,7 +5,7 @@
 
 import type { Logger } from "../core/log.js";
 import { type SqliteDb, sqlLiteral } from "../storage/sqlite/db.js";
-import { GENESIS, type NewRecord, type RecordFields, type StoredRecord, canonical, chainHash, sha256 } from "./record.js";
+import { GENESIS, type NewRecord, canonicalOf, chainHash, sha256 } from "./record.js";
 import { chainHead } from "./store.js";
 
 /** SQL for the bare JID of a full JID held in `x` (the participant columns). */
@@ -32,30 +32,38 @@ const committedSeq = new WeakMap<NewRecord, number>();
 
 type Head = { seq: number; hash: string } | undefined;
 
-/** Chains records after `head`: their seqs, hashes and the JSON documents to insert. */
-function encode(records: readonly NewRecord[], head: Head): { stored: StoredRecord[]; rows: string; bodies: string | null } {
+/**
+ * Chains records after `head`: their seqs, the new head and the JSON documents
+ * to insert. Allocates no per-record objects beyond the strings it must build:
+ * at thousands of records a second, copies of each record were a fair part of
+ * the garbage collector's work.
+ */
+function encode(records: readonly NewRecord[], head: Head): { seqs: number[]; head: Head; rows: string; bodies: string | null } {
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS;
-  const stored: StoredRecord[] = [];
+  const seqs: number[] = [];
   const rows: string[] = [];
   const bodies: string[] = [];
   const inThisGroup = new Map<NewRecord, number>();
   for (const r of records) {
     seq++;
     inThisGroup.set(r, seq);
-    const { body, sameAs, ...fields } = r;
     // Falls back to the XML itself when the record referred to was never committed.
-    const ref = sameAs ? (inThisGroup.get(sameAs) ?? committedSeq.get(sameAs) ?? null) : null;
-    const s: RecordFields = ref === null ? { ...fields, ref } : { ...fields, xml: null, ref };
-    const text = canonical(seq, s);
+    const ref = r.sameAs ? (inThisGroup.get(r.sameAs) ?? committedSeq.get(r.sameAs) ?? null) : null;
+    const text = canonicalOf(seq, r, ref === null ? r.xml : null, ref);
     const digest = sha256(text); // the body is not hashed: it is an index, derived from xml
     const hash = chainHash(prev, digest);
-    stored.push({ ...s, seq, prev, digest, hash, purgedBy: null });
+    seqs.push(seq);
     rows.push(`[${text},"${prev}","${digest}","${hash}"]`);
-    if (ref === null && body !== null) bodies.push(`[${seq},${JSON.stringify(body)}]`);
+    if (ref === null && r.body !== null) bodies.push(`[${seq},${JSON.stringify(r.body)}]`);
     prev = hash;
   }
-  return { stored, rows: `[${rows.join(",")}]`, bodies: bodies.length ? `[${bodies.join(",")}]` : null };
+  return {
+    seqs,
+    head: seqs.length ? { seq, hash: prev } : head,
+    rows: `[${rows.join(",")}]`,
+    bodies: bodies.length ? `[${bodies.join(",")}]` : null,
+  };
 }
 
 /** The statements that insert an encoded group, with its documents as SQL literals. */
@@ -74,10 +82,14 @@ export async function appendInTransaction(
   records: readonly NewRecord[],
   /** The head as read earlier in this same transaction (purge deletes rows before appending). */
   knownHead?: { seq: number; hash: string },
-): Promise<StoredRecord[]> {
-  const encoded = encode(records, knownHead ?? (await chainHead(db)));
-  if (encoded.stored.length > 0) await db.exec(insertScript(encoded));
-  return encoded.stored;
+): Promise<number[]> {
+  return (await appendEncoded(db, records, knownHead ?? (await chainHead(db)))).seqs;
+}
+
+async function appendEncoded(db: SqliteDb, records: readonly NewRecord[], head: Head): Promise<ReturnType<typeof encode>> {
+  const encoded = encode(records, head);
+  if (encoded.seqs.length > 0) await db.exec(insertScript(encoded));
+  return encoded;
 }
 
 interface Pending {
@@ -145,7 +157,8 @@ export class AuditWriter {
    */
   private head: Head | null = null;
 
-  private async write(records: NewRecord[]): Promise<StoredRecord[]> {
+  /** Commits records; resolves with their seqs. */
+  private async write(records: NewRecord[]): Promise<number[]> {
     if (this.head !== null) {
       const encoded = encode(records, this.head);
       const written = await this.db.script(insertScript(encoded)).then(
@@ -153,22 +166,22 @@ export class AuditWriter {
         () => false,
       );
       if (written) {
-        this.head = encoded.stored.at(-1) ?? this.head;
-        return encoded.stored;
+        this.head = encoded.head;
+        return encoded.seqs;
       }
     }
     this.head = null;
-    const stored = await this.db.transaction(() => appendInTransaction(this.db, records));
-    this.head = stored.at(-1) ?? null;
-    return stored;
+    const encoded = await this.db.transaction(async () => appendEncoded(this.db, records, await chainHead(this.db)));
+    this.head = encoded.head ?? null;
+    return encoded.seqs;
   }
 
   private async commit(group: Pending[]): Promise<void> {
     try {
-      const stored = await this.write(group.map((p) => p.record));
+      const seqs = await this.write(group.map((p) => p.record));
       group.forEach((p, i) => {
-        committedSeq.set(p.record, stored[i]!.seq);
-        p.resolve(stored[i]!.seq);
+        committedSeq.set(p.record, seqs[i]!);
+        p.resolve(seqs[i]!);
       });
     } catch (err) {
       const message = (err as Error).message;
