@@ -66,11 +66,7 @@ export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomai
  * session/closed handlers (fallback band), which still read it.
  */
 function cacheOnlineRosters(storage: Storage, sessions: SessionRegistry, events: EventBus): Storage {
-  const online = (account: string) => {
-    const jid = Jid.tryParse(account);
-    return jid !== null && sessions.resources(jid).length > 0;
-  };
-  const roster = new CachedRosterStore(storage.roster, online);
+  const roster = new CachedRosterStore(storage.roster, (account) => sessions.hasSession(account));
   events.on(
     "session/closed",
     (session) => {

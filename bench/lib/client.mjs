@@ -103,6 +103,19 @@ export class Client {
     });
   }
 
+  /** The text of the next SASL <challenge/> or <success/>; a <failure/> throws. */
+  _saslStep(name) {
+    return this._wait(name, (b) => {
+      if (b.includes("<failure")) throw new Error(`auth failed: ${b}`);
+      const i = b.indexOf(`<${name}`);
+      if (i < 0) return null;
+      const r = elementText(b, i, name);
+      if (!r) return null;
+      this.buf = b.slice(r.end);
+      return r.text;
+    });
+  }
+
   _waitFor(what, marker) {
     return this._wait(what, (b) => {
       if (b.includes("<failure") || b.includes("</stream:stream>") || b.includes("<stream:error")) throw new Error(`${what}: ${b.slice(-400)}`);
@@ -187,26 +200,10 @@ export class Client {
     if (!features.includes(">SCRAM-SHA-1<")) throw new Error(`server offers no SCRAM-SHA-1: ${features}`);
     const scram = new ScramSha1(user, password);
     this.send(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${Buffer.from(scram.first()).toString("base64")}</auth>`);
-    const challenge = await this._wait("challenge", (b) => {
-      if (b.includes("<failure")) throw new Error(`auth failed: ${b}`);
-      const i = b.indexOf("<challenge");
-      if (i < 0) return null;
-      const r = elementText(b, i, "challenge");
-      if (!r) return null;
-      this.buf = b.slice(r.end);
-      return r.text;
-    });
+    const challenge = await this._saslStep("challenge");
     const final = scram.final(Buffer.from(challenge, "base64").toString());
     this.send(`<response xmlns='${NS_SASL}'>${Buffer.from(final).toString("base64")}</response>`);
-    const success = await this._wait("success", (b) => {
-      if (b.includes("<failure")) throw new Error(`auth failed: ${b}`);
-      const i = b.indexOf("<success");
-      if (i < 0) return null;
-      const r = elementText(b, i, "success");
-      if (!r) return null;
-      this.buf = b.slice(r.end);
-      return r.text;
-    });
+    const success = await this._saslStep("success");
     if (success && !scram.verify(Buffer.from(success, "base64").toString())) throw new Error("SCRAM: bad server signature");
 
     this.send(header(domain));

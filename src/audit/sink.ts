@@ -77,9 +77,11 @@ export class SqliteAuditSink implements AuditSink {
       to: el.attrs.to ?? null,
       xml,
       detail: null,
-      body: kind === "message" ? el.getChildText("body") : null,
+      body: null,
       sameAs: source?.xml === xml ? source : undefined,
     };
+    // A reference is not indexed again: its source holds the body.
+    if (kind === "message" && !record.sameAs) record.body = el.getChildText("body");
     if (direction === "in") this.inbound.set(el, record);
     await this.writer.append(record);
   }

@@ -39,6 +39,11 @@ export class SessionRegistry {
     return resources ? [...resources.values()] : [];
   }
 
+  /** Whether the account (a bare JID as stored, already prepared) has a bound session. */
+  hasSession(account: string): boolean {
+    return this.byBare.has(account);
+  }
+
   available(bare: Jid): ClientSession[] {
     return this.resources(bare).filter((s) => s.available);
   }

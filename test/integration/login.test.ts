@@ -17,6 +17,19 @@ async function rawSecured(port: number): Promise<RawClient> {
   return raw;
 }
 
+/** Client-first, then the answer to the challenge; resolves with the stream so far once the server succeeds or fails. */
+async function scramExchange(raw: RawClient, scram: ScramClient, mechanism: string): Promise<string> {
+  raw.clear();
+  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='${mechanism}'>${b64(scram.first())}</auth>`);
+  const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
+  raw.clear();
+  raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
+  return raw.waitFor(/<\/success>|<\/failure>/);
+}
+
+/** The server-final message carried by <success/>. */
+const successData = (received: string) => unb64(/<success[^>]*>([^<]*)<\/success>/.exec(received)![1]!);
+
 describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
   let ts: TestServer;
   const clients: Client[] = [];
@@ -137,13 +150,8 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
   it("RFC 7677: SCRAM-SHA-256 over a raw stream, server signature verified, then bind", async () => {
     const raw = await rawSecured(ts.starttlsPort);
     const scram = new ScramClient("sha256", "alice", "wonderland");
-    raw.clear();
-    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>${b64(scram.first())}</auth>`);
-    const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
-    raw.clear();
-    raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
-    const success = /<success[^>]*>([^<]*)<\/success>/.exec(await raw.waitFor("</success>"))![1]!;
-    expect(scram.verify(unb64(success))).to.equal(true);
+    const success = successData(await scramExchange(raw, scram, "SCRAM-SHA-256"));
+    expect(scram.verify(success)).to.equal(true);
     raw.clear();
     raw.send(HEADER());
     await raw.waitFor("</stream:features>");
@@ -161,26 +169,16 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
       const cert = (raw.socket as TLSSocket).getPeerCertificate().raw;
       const data = createHash("sha256").update(cert).digest();
       const scram = new ScramClient("sha1", "alice", "wonderland", { type: "tls-server-end-point", data });
-      raw.clear();
-      raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1-PLUS'>${b64(scram.first())}</auth>`);
-      const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
-      raw.clear();
-      raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
-      const success = /<success[^>]*>([^<]*)<\/success>/.exec(await raw.waitFor("</success>"))![1]!;
+      const success = successData(await scramExchange(raw, scram, "SCRAM-SHA-1-PLUS"));
       raw.close();
-      expect(scram.verify(unb64(success))).to.equal(true);
+      expect(scram.verify(success)).to.equal(true);
     }
   });
 
   it("RFC 5802 6: SCRAM-SHA-1-PLUS with tls-server-end-point data for another certificate fails", async () => {
     const raw = await rawSecured(ts.starttlsPort);
     const scram = new ScramClient("sha1", "alice", "wonderland", { type: "tls-server-end-point", data: Buffer.alloc(32, 7) });
-    raw.clear();
-    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1-PLUS'>${b64(scram.first())}</auth>`);
-    const challenge = /<challenge[^>]*>([^<]+)<\/challenge>/.exec(await raw.waitFor("</challenge>"))![1]!;
-    raw.clear();
-    raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge)))}</response>`);
-    await raw.waitFor("</failure>");
+    await scramExchange(raw, scram, "SCRAM-SHA-1-PLUS");
     raw.close();
     expect(raw.received).to.include("<not-authorized/>");
   });
