@@ -21,7 +21,6 @@ import { type BoundListener, Listeners, type TlsContexts } from "./net/listeners
 import { CachedRosterStore } from "./storage/roster-cache.js";
 import { openSqliteStorage } from "./storage/sqlite/index.js";
 import type { Storage } from "./storage/types.js";
-import { Jid } from "./xmpp/jid.js";
 
 export interface RunningServer {
   readonly config: Config;
