@@ -3,7 +3,7 @@
 
 import type { SqliteDb, SqlParam } from "../storage/sqlite/db.js";
 import type { Direction, RecordKind, StoredRecord } from "./record.js";
-import { RESOLVED_COLUMNS, type RecordRow, fromRow } from "./store.js";
+import { BLOCK_BITS, RESOLVED_COLUMNS, type RecordRow, fromRow } from "./store.js";
 
 export interface AuditFilter {
   /** A bare JID: records of its sessions, and stanzas from or to it. */
@@ -27,19 +27,21 @@ export const KINDS: readonly RecordKind[] = ["message", "presence", "iq", "sessi
  * results stream in seq order a page at a time, and a scan of the primary key
  * from the last seq costs one pass over the table in all, where an index on
  * kind or ts would be re-read and re-sorted for every page (quadratic on a
- * million records).
+ * million records). Participants are looked up in one block of records (see
+ * BLOCK_BITS): their indexes lead with the block.
  */
-function where(f: AuditFilter): { sql: string; params: SqlParam[] } {
+function where(f: AuditFilter, block: number): { sql: string; params: SqlParam[] } {
   const parts: string[] = [];
   const params: SqlParam[] = [];
+  const inBlock = (column: string) => `SELECT seq FROM records WHERE seq >> ${BLOCK_BITS} = ? AND ${column} = ?`;
   if (f.participant) {
-    parts.push("(account = ? OR from_bare = ? OR to_bare = ?)");
-    params.push(f.participant, f.participant, f.participant);
+    parts.push(`seq IN (${["account", "from_bare", "to_bare"].map(inBlock).join(" UNION ALL ")})`);
+    params.push(block, f.participant, block, f.participant, block, f.participant);
   }
   if (f.between) {
     const [a, b] = f.between;
-    parts.push("((from_bare = ? AND to_bare = ?) OR (from_bare = ? AND to_bare = ?))");
-    params.push(a, b, b, a);
+    parts.push(`seq IN (${inBlock("from_bare")} AND to_bare = ? UNION ALL ${inBlock("from_bare")} AND to_bare = ?)`);
+    params.push(block, a, b, block, b, a);
   }
   if (f.since !== undefined) {
     parts.push("+ts >= ?");
@@ -64,21 +66,33 @@ function where(f: AuditFilter): { sql: string; params: SqlParam[] } {
   return { sql: parts.length ? parts.join(" AND ") : "1", params };
 }
 
-/** Matching records in seq (commit) order, a page at a time. */
+/** The block of the newest record (0 for an empty trail). */
+async function newestBlock(db: SqliteDb): Promise<number> {
+  const row = await db.get<{ seq: number | null }>("SELECT max(seq) AS seq FROM records");
+  return (row?.seq ?? 0) >> BLOCK_BITS;
+}
+
+/** Matching records in seq (commit) order, a page at a time; by participant, a block at a time. */
 export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infinity, page = 500): AsyncGenerator<StoredRecord> {
-  const { sql, params } = where(f);
+  const blockwise = f.participant !== undefined || f.between !== undefined;
+  const oldest = blockwise ? await db.get<{ seq: number | null }>("SELECT min(seq) AS seq FROM records") : undefined;
+  let block = (oldest?.seq ?? 0) >> BLOCK_BITS;
   let after = 0;
   let left = limit;
   while (left > 0) {
     const n = Math.min(page, left);
+    const { sql, params } = where(f, block);
     const rows = await db.all<RecordRow>(`SELECT ${RESOLVED_COLUMNS} FROM records WHERE seq > ? AND ${sql} ORDER BY seq LIMIT ${n}`, [
       after,
       ...params,
     ]);
     for (const row of rows) yield fromRow(row);
-    if (rows.length < n) return;
-    after = rows[rows.length - 1]!.seq;
     left -= rows.length;
+    if (rows.length > 0) after = rows[rows.length - 1]!.seq;
+    if (rows.length === n) continue; // more may follow in this block
+    // Read the newest block again each time: the trail grows while it is read.
+    if (!blockwise || block >= (await newestBlock(db))) return;
+    block++;
   }
 }
 
@@ -111,8 +125,8 @@ export function parseTime(text: string, option: string): number {
 
 /** True when the trail mentions the address (accounts deleted since stay known). */
 export async function mentioned(db: SqliteDb, bare: string): Promise<boolean> {
-  const row = await db.get("SELECT 1 FROM records WHERE account = ? OR from_bare = ? OR to_bare = ? LIMIT 1", [bare, bare, bare]);
-  return row !== undefined;
+  for await (const _ of iterateRecords(db, { participant: bare }, 1)) return true;
+  return false;
 }
 
 export function formatTime(ts: number): string {

@@ -7,13 +7,13 @@ import { type NewRecord, type RecordFields, GENESIS, canonical, chainHash, conte
 import { REDACTED, needsRedaction, redacted } from "../../src/audit/redact.js";
 import { addHold, purgeExpired } from "../../src/audit/retention.js";
 import { SqliteAuditSink } from "../../src/audit/sink.js";
-import { iterateRecords, parseTime } from "../../src/audit/query.js";
-import { openAuditDb } from "../../src/audit/store.js";
+import { iterateRecords, mentioned, parseTime } from "../../src/audit/query.js";
+import { AUDIT_MIGRATIONS, openAuditDb } from "../../src/audit/store.js";
 import { type Checkpoint, verifyChain, verifyWithCheckpoint } from "../../src/audit/verify.js";
 import { AuditWriter, appendInTransaction } from "../../src/audit/writer.js";
 import { validateConfig } from "../../src/config/index.js";
 import { nullLogger } from "../../src/core/log.js";
-import type { SqliteDb } from "../../src/storage/sqlite/db.js";
+import { SqliteDb } from "../../src/storage/sqlite/db.js";
 import { StreamParser, type Element } from "../../src/xml/index.js";
 
 const DAY = 86_400_000;
@@ -254,6 +254,43 @@ describe("audit: hash chain, verify, retention", () => {
     expect((await verifyChain(db)).badSeq).to.equal(2);
     await db.run("UPDATE records SET ref = 1, xml = '<message/>' WHERE seq = 2");
     expect((await verifyChain(db)).badSeq).to.equal(2);
+  });
+
+  it("search by participant and by conversation finds every record across index blocks, in seq order, page by page", async () => {
+    // Three parties in turn, over more than two blocks of 1,024 records (BLOCK_BITS).
+    const parties = [["alice@x/a", "bob@x"], ["bob@x/b", "carol@x"], ["carol@x/c", "alice@x"]] as const;
+    const records = Array.from({ length: 2500 }, (_, i) => message(i + 1, undefined, ...parties[i % 3]!));
+    await db.transaction(() => appendInTransaction(db, records));
+    const seqs = async (f: Parameters<typeof iterateRecords>[1], limit = Infinity) => {
+      const out: number[] = [];
+      for await (const r of iterateRecords(db, f, limit, 97)) out.push(r.seq);
+      return out;
+    };
+    const withAlice = records.flatMap((_, i) => (i % 3 !== 1 ? [i + 1] : []));
+    expect(await seqs({ participant: "alice@x" })).to.deep.equal(withAlice);
+    expect(await seqs({ between: ["bob@x", "alice@x"] })).to.deep.equal(records.flatMap((_, i) => (i % 3 === 0 ? [i + 1] : [])));
+    expect(await seqs({ participant: "alice@x" }, 1000)).to.deep.equal(withAlice.slice(0, 1000));
+    expect(await seqs({ participant: "nobody@x" })).to.deep.equal([]);
+    expect(await mentioned(db, "carol@x")).to.equal(true);
+    expect(await mentioned(db, "nobody@x")).to.equal(false);
+  });
+
+  it("audit schema 3: a version-2 trail gets block-led participant indexes, keeps its records and still verifies", async () => {
+    await db.close();
+    const file = join(dir, "v2.db");
+    const v2 = await SqliteDb.open(file);
+    await v2.migrate(AUDIT_MIGRATIONS.filter((m) => m.version <= 2), "audit");
+    await v2.transaction(() => appendInTransaction(v2, [message(1), message(2, undefined, "carol@x/c", "alice@x")]));
+    await v2.close();
+    db = await openAuditDb(file);
+    expect((await db.get<{ user_version: number }>("PRAGMA user_version"))?.user_version).to.equal(3);
+    const indexes = await db.all<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'");
+    expect(indexes.map((i) => i.name).sort()).to.deep.equal(["records_account", "records_from", "records_kind", "records_to"]);
+    for (const i of indexes.filter((i) => i.name !== "records_kind")) expect(i.sql).to.match(/\(seq >> 10, \w+\)/);
+    const read = [];
+    for await (const r of iterateRecords(db, { participant: "carol@x" })) read.push(r.seq);
+    expect(read).to.deep.equal([2]);
+    expect((await verifyChain(db)).ok).to.equal(true);
   });
 
   it("purge: a message stays while a delivery that refers to it is kept; a dry run counts exactly that", async () => {
