@@ -68,7 +68,9 @@ ${audit ? (process.env.PARLEY_BENCH_AUDIT ? `\n[audit]\n${process.env.PARLEY_BEN
     async start({ cpus, audit = true, profileDir }) {
       const config = this.config({ audit });
       const prof = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-      const child = spawnPinned(cpus, process.execPath, [...prof, join(root, "bin/parley"), "--config", config, "start"], {
+      // PARLEY_BENCH_NODE_FLAGS='--max-semi-space-size=64': V8 flags for the server only.
+      const flags = (process.env.PARLEY_BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
+      const child = spawnPinned(cpus, process.execPath, [...flags, ...prof, join(root, "bin/parley"), "--config", config, "start"], {
         cwd: this.dir,
         log: join(this.dir, "server.log"),
       });

@@ -7,7 +7,7 @@ import type { AuditParty, AuditSink, Detail, SessionEvent } from "../audit/sink.
 import type { Element } from "../xml/index.js";
 import { type Gauge, Registry } from "./registry.js";
 
-const STANZA_KINDS = new Set(["message", "presence", "iq"]);
+const STANZA_KINDS = ["message", "presence", "iq"] as const;
 /** Seconds: from a record handed to the audit sink until it is committed. */
 const AUDIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Event-loop lag is summarised over windows of this length. */
@@ -170,7 +170,13 @@ export class ServerMetrics {
    * Every stanza in and out and every session event already passes through it.
    */
   tapAudit(sink: AuditSink): AuditSink {
-    const stanzas = this.stanzas;
+    // One counter handle per direction and kind, looked up, not keyed, per stanza.
+    const counted = (direction: "in" | "out") => {
+      const other = this.stanzas.with({ direction, kind: "other" });
+      const byKind = new Map(STANZA_KINDS.map((kind) => [kind as string, this.stanzas.with({ direction, kind })]));
+      return (name: string) => byKind.get(name) ?? other;
+    };
+    const stanzas = { in: counted("in"), out: counted("out") };
     const timed = <T>(w: () => Promise<T>) => this.timed(w);
     const onEvent = (type: SessionEvent) => {
       if (type === "auth-failure") this.authFailures.inc();
@@ -182,7 +188,7 @@ export class ServerMetrics {
         return sink.enabled;
       },
       stanza(direction: "in" | "out", party: AuditParty, el: Element, text?: string) {
-        stanzas.inc({ direction, kind: STANZA_KINDS.has(el.name) ? el.name : "other" });
+        stanzas[direction](el.name).inc();
         return timed(() => sink.stanza(direction, party, el, text));
       },
       event(party: AuditParty, type: SessionEvent, detail: Detail) {
