@@ -4,28 +4,9 @@
 // durable, and rejects when it is not: callers must not deliver in that case.
 
 import type { Logger } from "../core/log.js";
-import { type SqliteDb, sqlLiteral } from "../storage/sqlite/db.js";
+import type { SqliteDb } from "../storage/sqlite/db.js";
 import { GENESIS, type NewRecord, canonicalOf, chainHash, sha256 } from "./record.js";
-import { chainHead } from "./store.js";
-
-/** SQL for the bare JID of a full JID held in `x` (the participant columns). */
-const bare = (x: string) => `CASE WHEN instr(${x}, '/') > 0 THEN substr(${x}, 1, instr(${x}, '/') - 1) ELSE ${x} END`;
-
-/**
- * A whole commit group goes to SQLite as two JSON documents that it unpacks in C:
- * the rows, each the record's canonical encoding (the very text its digest is
- * computed from: fields 0-13, and 14 the ref when there is one) followed by
- * prev, digest and hash; and the [seq, body] pairs for the full-text index.
- * Binding 19 parameters per row through the driver cost more main-thread CPU
- * and garbage than everything else the audit does.
- */
-const insertRecords = (rows: string) => `INSERT INTO records (seq, ts, direction, session, account, resource, remote, kind, type,
-    stanza_id, from_jid, to_jid, xml, detail, ref, from_bare, to_bare, prev, digest, hash)
-  SELECT r->>'$[0][0]', r->>'$[0][1]', r->>'$[0][2]', r->>'$[0][3]', r->>'$[0][4]', r->>'$[0][5]', r->>'$[0][6]',
-    r->>'$[0][7]', r->>'$[0][8]', r->>'$[0][9]', r->>'$[0][10]', r->>'$[0][11]', r->>'$[0][12]', r->>'$[0][13]',
-    r->>'$[0][14]', ${bare("r->>'$[0][10]'")}, ${bare("r->>'$[0][11]'")}, r->>1, r->>2, r->>3
-  FROM (SELECT value AS r FROM jsonb_each(jsonb(${rows})))`;
-const insertBodies = (pairs: string) => `INSERT INTO bodies (rowid, body) SELECT value->>0, value->>1 FROM json_each(${pairs})`;
+import { APPEND_SQL, chainHead } from "./store.js";
 
 /** The seq of every record the writer committed, for the deliveries that refer to it (sameAs). */
 const committedSeq = new WeakMap<NewRecord, number>();
@@ -66,10 +47,9 @@ function encode(records: readonly NewRecord[], head: Head): { seqs: number[]; he
   };
 }
 
-/** The statements that insert an encoded group, with its documents as SQL literals. */
-function insertScript({ rows, bodies }: { rows: string; bodies: string | null }): string {
-  const insert = `${insertRecords(sqlLiteral(rows))};`;
-  return bodies === null ? insert : `${insert}\n${insertBodies(sqlLiteral(bodies))};`;
+/** Inserts an encoded group: one kept statement (see APPEND_SQL), so SQLite compiles it once. */
+function insertEncoded(db: SqliteDb, { rows, bodies }: { rows: string; bodies: string | null }): Promise<unknown> {
+  return db.runPrepared(APPEND_SQL, [rows, bodies]);
 }
 
 /**
@@ -88,7 +68,7 @@ export async function appendInTransaction(
 
 async function appendEncoded(db: SqliteDb, records: readonly NewRecord[], head: Head): Promise<ReturnType<typeof encode>> {
   const encoded = encode(records, head);
-  if (encoded.seqs.length > 0) await db.exec(insertScript(encoded));
+  if (encoded.seqs.length > 0) await insertEncoded(db, encoded);
   return encoded;
 }
 
@@ -151,9 +131,10 @@ export class AuditWriter {
 
   /**
    * The head this writer last committed: a group is then chained after it and
-   * written in one call (db.script). If another process appended meanwhile (the
-   * CLI), the seqs collide with its rows and the script fails; the group is then
-   * chained after the head as read inside the transaction.
+   * written by one statement, atomic on its own (no BEGIN/COMMIT round trips).
+   * If another process appended meanwhile (the CLI), the seqs collide with its
+   * rows and the statement fails as a whole; the group is then chained after
+   * the head as read inside a transaction.
    */
   private head: Head | null = null;
 
@@ -161,7 +142,7 @@ export class AuditWriter {
   private async write(records: NewRecord[]): Promise<number[]> {
     if (this.head !== null) {
       const encoded = encode(records, this.head);
-      const written = await this.db.script(insertScript(encoded)).then(
+      const written = await this.db.exclusive(() => insertEncoded(this.db, encoded)).then(
         () => true,
         () => false,
       );

@@ -8,7 +8,7 @@ import { REDACTED, needsRedaction, redacted } from "../../src/audit/redact.js";
 import { addHold, purgeExpired } from "../../src/audit/retention.js";
 import { SqliteAuditSink } from "../../src/audit/sink.js";
 import { iterateRecords, mentioned, parseTime } from "../../src/audit/query.js";
-import { AUDIT_MIGRATIONS, openAuditDb } from "../../src/audit/store.js";
+import { AUDIT_MIGRATIONS, installAppendView, openAuditDb } from "../../src/audit/store.js";
 import { type Checkpoint, verifyChain, verifyWithCheckpoint } from "../../src/audit/verify.js";
 import { AuditWriter, appendInTransaction } from "../../src/audit/writer.js";
 import { validateConfig } from "../../src/config/index.js";
@@ -278,10 +278,11 @@ describe("audit: hash chain, verify, retention", () => {
   it("audit schema 3: a version-2 trail gets block-led participant indexes, keeps its records and still verifies", async () => {
     await db.close();
     const file = join(dir, "v2.db");
-    const v2 = await SqliteDb.open(file);
-    await v2.migrate(AUDIT_MIGRATIONS.filter((m) => m.version <= 2), "audit");
-    await v2.transaction(() => appendInTransaction(v2, [message(1), message(2, undefined, "carol@x/c", "alice@x")]));
-    await v2.close();
+    db = await SqliteDb.open(file);
+    await db.migrate(AUDIT_MIGRATIONS.filter((m) => m.version <= 2), "audit");
+    await installAppendView(db);
+    await db.transaction(() => appendInTransaction(db, [message(1), message(2, undefined, "carol@x/c", "alice@x")]));
+    await db.close();
     db = await openAuditDb(file);
     expect((await db.get<{ user_version: number }>("PRAGMA user_version"))?.user_version).to.equal(3);
     const indexes = await db.all<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'");

@@ -122,23 +122,6 @@ export class SqliteDb {
     return next;
   }
 
-  /**
-   * Runs a script of statements as one transaction in a single call into the
-   * driver: one round trip through the event loop instead of one per statement.
-   * The script must carry its values as SQL literals (see sqlLiteral). Queued
-   * with transaction(); stops at the first failing statement and rolls back.
-   */
-  script(sql: string): Promise<void> {
-    return this.exclusive(async () => {
-      try {
-        await this.exec(`BEGIN IMMEDIATE;\n${sql}\nCOMMIT;`);
-      } catch (err) {
-        await this.exec("ROLLBACK").catch(() => undefined); // the failure may have come before or after BEGIN
-        throw err;
-      }
-    });
-  }
-
   /** Runs fn inside BEGIN/COMMIT; transactions are queued so they never interleave. */
   transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
@@ -188,9 +171,4 @@ export class SqliteDb {
     this.statements.clear();
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
-}
-
-/** A string as an SQL literal: SQLite string literals escape only the quote, by doubling it. */
-export function sqlLiteral(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
