@@ -27,15 +27,15 @@ export const KINDS: readonly RecordKind[] = ["message", "presence", "iq", "sessi
  * results stream in seq order a page at a time, and a scan of the primary key
  * from the last seq costs one pass over the table in all, where an index on
  * kind or ts would be re-read and re-sorted for every page (quadratic on a
- * million records). Participants are looked up in one block of records (see
- * BLOCK_BITS): their indexes lead with the block.
+ * million records). A search by participant looks in one block of records at a
+ * time (`block`, see BLOCK_BITS): their indexes lead with the block.
  */
-function where(f: AuditFilter, block: number): { sql: string; params: SqlParam[] } {
+function where(f: AuditFilter, block: number | null): { sql: string; params: SqlParam[] } {
   const parts: string[] = [];
   const params: SqlParam[] = [];
   const inBlock = (column: string) => `SELECT seq FROM records WHERE seq >> ${BLOCK_BITS} = ? AND ${column} = ?`;
   if (f.participant) {
-    parts.push(`seq IN (${["account", "from_bare", "to_bare"].map(inBlock).join(" UNION ALL ")})`);
+    parts.push(`seq IN (${PARTICIPANT_COLUMNS.map(inBlock).join(" UNION ALL ")})`);
     params.push(block, f.participant, block, f.participant, block, f.participant);
   }
   if (f.between) {
@@ -60,23 +60,34 @@ function where(f: AuditFilter, block: number): { sql: string; params: SqlParam[]
     params.push(...f.directions);
   }
   if (f.text) {
-    parts.push("seq IN (SELECT rowid FROM bodies WHERE bodies MATCH ?)");
+    // Within a block, FTS5 narrows its own scan to the block's rowids.
+    const range = block === null ? "" : " AND rowid >= ? AND rowid < ?";
+    parts.push(`seq IN (SELECT rowid FROM bodies WHERE bodies MATCH ?${range})`);
     params.push(`"${f.text.replace(/"/g, '""')}"`);
+    if (block !== null) params.push(block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE);
   }
   return { sql: parts.length ? parts.join(" AND ") : "1", params };
 }
 
-/** The block of the newest record (0 for an empty trail). */
-async function newestBlock(db: SqliteDb): Promise<number> {
-  const row = await db.get<{ seq: number | null }>("SELECT max(seq) AS seq FROM records");
-  return (row?.seq ?? 0) >> BLOCK_BITS;
+const PARTICIPANT_COLUMNS = ["account", "from_bare", "to_bare"];
+const BLOCK_SIZE = 2 ** BLOCK_BITS;
+/** Not `>>`: JavaScript shifts in 32 bits, seqs go beyond. */
+const blockOf = (seq: number) => Math.floor(seq / BLOCK_SIZE);
+
+/** The first and last seq of the trail (0 when it is empty). */
+async function seqRange(db: SqliteDb): Promise<{ first: number; last: number }> {
+  const row = await db.get<{ first: number | null; last: number | null }>("SELECT min(seq) AS first, max(seq) AS last FROM records");
+  return { first: row?.first ?? 0, last: row?.last ?? 0 };
 }
 
-/** Matching records in seq (commit) order, a page at a time; by participant, a block at a time. */
+/**
+ * Matching records in seq (commit) order, a page at a time. A search by
+ * participant goes block by block, over the trail as it was when it started.
+ */
 export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infinity, page = 500): AsyncGenerator<StoredRecord> {
-  const blockwise = f.participant !== undefined || f.between !== undefined;
-  const oldest = blockwise ? await db.get<{ seq: number | null }>("SELECT min(seq) AS seq FROM records") : undefined;
-  let block = (oldest?.seq ?? 0) >> BLOCK_BITS;
+  if (!(page >= 1)) throw new RangeError(`page size ${page}: must be at least 1`);
+  const range = f.participant || f.between ? await seqRange(db) : null;
+  let block = range ? blockOf(range.first) : null;
   let after = 0;
   let left = limit;
   while (left > 0) {
@@ -89,9 +100,8 @@ export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infi
     for (const row of rows) yield fromRow(row);
     left -= rows.length;
     if (rows.length > 0) after = rows[rows.length - 1]!.seq;
-    if (rows.length === n) continue; // more may follow in this block
-    // Read the newest block again each time: the trail grows while it is read.
-    if (!blockwise || block >= (await newestBlock(db))) return;
+    if (rows.length === n) continue; // more may follow (in this block)
+    if (block === null || range === null || block >= blockOf(range.last)) return;
     block++;
   }
 }
@@ -123,10 +133,16 @@ export function parseTime(text: string, option: string): number {
   return ms;
 }
 
-/** True when the trail mentions the address (accounts deleted since stay known). */
+/** True when the trail mentions the address (accounts deleted since stay known): one query, a seek per block. */
 export async function mentioned(db: SqliteDb, bare: string): Promise<boolean> {
-  for await (const _ of iterateRecords(db, { participant: bare }, 1)) return true;
-  return false;
+  const { first, last } = await seqRange(db);
+  const inBlock = (column: string) => `EXISTS (SELECT 1 FROM records WHERE seq >> ${BLOCK_BITS} = blocks.n AND ${column} = ?1)`;
+  const row = await db.get(
+    `WITH RECURSIVE blocks(n) AS (SELECT ?2 UNION ALL SELECT n + 1 FROM blocks WHERE n < ?3)
+     SELECT 1 FROM blocks WHERE ${PARTICIPANT_COLUMNS.map(inBlock).join(" OR ")} LIMIT 1`,
+    [bare, blockOf(first), blockOf(last)],
+  );
+  return row !== undefined;
 }
 
 export function formatTime(ts: number): string {

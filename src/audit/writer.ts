@@ -55,7 +55,8 @@ function insertEncoded(db: SqliteDb, { rows, bodies }: { rows: string; bodies: s
 /**
  * Appends records to the chain. Must run inside a write transaction (BEGIN
  * IMMEDIATE): the head is read there, so another process that wrote since
- * (the CLI beside the server) is continued, never forked.
+ * (the CLI beside the server) is continued, never forked. The connection must
+ * come from openAuditDb, which installs the append view.
  */
 export async function appendInTransaction(
   db: SqliteDb,
@@ -142,6 +143,7 @@ export class AuditWriter {
   private async write(records: NewRecord[]): Promise<number[]> {
     if (this.head !== null) {
       const encoded = encode(records, this.head);
+      // Any failure falls back: a collision then succeeds, anything else fails again there.
       const written = await this.db.exclusive(() => insertEncoded(this.db, encoded)).then(
         () => true,
         () => false,

@@ -1,6 +1,7 @@
 // parley audit verify | checkpoint | search | conversation | export | purge | hold
 // The CLI opens the audit database itself; a running server may write at the
-// same time (WAL; every write takes the chain head inside BEGIN IMMEDIATE).
+// same time (WAL; the CLI's writes read the chain head inside BEGIN IMMEDIATE,
+// and the server re-chains a group after it when its own append collides).
 
 import { type Command, Option } from "commander";
 import { auditSettings } from "../audit/config.js";

@@ -75,7 +75,8 @@ export class Counter extends Base {
   }
 
   inc(labels?: Labels, by = 1): void {
-    this.add(this.entry(keyOf(labels), labels), by);
+    this.checkIncrement(by);
+    this.entry(keyOf(labels), labels).value += by;
   }
 
   /**
@@ -86,7 +87,12 @@ export class Counter extends Base {
     checkLabels(labels);
     const key = keyOf(labels);
     let entry: { value: number } | undefined;
-    return { inc: (by = 1) => this.add((entry ??= this.entry(key, labels)), by) };
+    return {
+      inc: (by = 1) => {
+        this.checkIncrement(by);
+        (entry ??= this.entry(key, labels)).value += by;
+      },
+    };
   }
 
   private entry(key: string, labels: Labels | undefined): { value: number } {
@@ -98,9 +104,8 @@ export class Counter extends Base {
     return entry;
   }
 
-  private add(entry: { value: number }, by: number): void {
+  private checkIncrement(by: number): void {
     if (by < 0) throw new Error(`counter ${this.name} cannot decrease`);
-    entry.value += by;
   }
 
   get(labels?: Labels): number {

@@ -271,6 +271,8 @@ describe("audit: hash chain, verify, retention", () => {
     expect(await seqs({ between: ["bob@x", "alice@x"] })).to.deep.equal(records.flatMap((_, i) => (i % 3 === 0 ? [i + 1] : [])));
     expect(await seqs({ participant: "alice@x" }, 1000)).to.deep.equal(withAlice.slice(0, 1000));
     expect(await seqs({ participant: "nobody@x" })).to.deep.equal([]);
+    expect(await seqs({ participant: "alice@x", text: "hello 2002" })).to.deep.equal([2002]);
+    expect(await seqs({ participant: "carol@x", text: "hello 2002" })).to.deep.equal([]);
     expect(await mentioned(db, "carol@x")).to.equal(true);
     expect(await mentioned(db, "nobody@x")).to.equal(false);
   });
