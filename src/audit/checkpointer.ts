@@ -4,16 +4,12 @@
 // for its fsync. The server's writer connection turns that off, and a second
 // connection checkpoints once a second instead, on another worker thread.
 // PASSIVE never waits for the writer nor blocks it; the WAL is reused from its
-// start by the first commit after a checkpoint has copied everything, and that
-// commit cuts the file back to WAL_LIMIT_BYTES (journal_size_limit): without it
-// the file keeps the size of the largest burst (480 MB after the bench's 20 s of
-// saturation, during which it never starts over).
+// start by the first commit after a checkpoint has copied everything.
 
 import { SqliteDb } from "../storage/sqlite/db.js";
 import type { Logger } from "../core/log.js";
 
 const INTERVAL_MS = 1000;
-const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export class Checkpointer {
   private running: Promise<void> | null = null;
@@ -28,11 +24,10 @@ export class Checkpointer {
   }
 
   /** `writer` is the connection that commits records: it stops checkpointing itself. */
-  static async start(file: string, writer: SqliteDb, log: Logger, walLimitBytes = WAL_LIMIT_BYTES): Promise<Checkpointer> {
+  static async start(file: string, writer: SqliteDb, log: Logger): Promise<Checkpointer> {
     const db = await SqliteDb.open(file);
     await db.exec("PRAGMA busy_timeout = 10000");
     await writer.exec("PRAGMA wal_autocheckpoint = 0");
-    await writer.exec(`PRAGMA journal_size_limit = ${Math.floor(walLimitBytes)}`);
     return new Checkpointer(db, log);
   }
 
