@@ -33,7 +33,7 @@ export const KINDS: readonly RecordKind[] = ["message", "presence", "iq", "sessi
 function where(f: AuditFilter, block: number | null): { sql: string; params: SqlParam[] } {
   const parts: string[] = [];
   const params: SqlParam[] = [];
-  const inBlock = (column: string) => `SELECT seq FROM records WHERE seq >> ${BLOCK_BITS} = ? AND ${column} = ?`;
+  const inBlock = (column: string) => seqsInBlock(column, "?", "?");
   if (f.participant) {
     parts.push(`seq IN (${PARTICIPANT_COLUMNS.map(inBlock).join(" UNION ALL ")})`);
     params.push(block, f.participant, block, f.participant, block, f.participant);
@@ -70,6 +70,9 @@ function where(f: AuditFilter, block: number | null): { sql: string; params: Sql
 }
 
 const PARTICIPANT_COLUMNS = ["account", "from_bare", "to_bare"];
+/** The seqs in one block whose `column` is `value`: a covering-index seek (both given as SQL). */
+const seqsInBlock = (column: string, block: string, value: string) =>
+  `SELECT seq FROM records WHERE seq >> ${BLOCK_BITS} = ${block} AND ${column} = ${value}`;
 const BLOCK_SIZE = 2 ** BLOCK_BITS;
 /** Not `>>`: JavaScript shifts in 32 bits, seqs go beyond. */
 const blockOf = (seq: number) => Math.floor(seq / BLOCK_SIZE);
@@ -88,6 +91,7 @@ export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infi
   if (!(page >= 1)) throw new RangeError(`page size ${page}: must be at least 1`);
   const range = f.participant || f.between ? await seqRange(db) : null;
   let block = range ? blockOf(range.first) : null;
+  const lastBlock = range ? blockOf(range.last) : 0;
   let after = 0;
   let left = limit;
   while (left > 0) {
@@ -101,7 +105,7 @@ export async function* iterateRecords(db: SqliteDb, f: AuditFilter, limit = Infi
     left -= rows.length;
     if (rows.length > 0) after = rows[rows.length - 1]!.seq;
     if (rows.length === n) continue; // more may follow (in this block)
-    if (block === null || range === null || block >= blockOf(range.last)) return;
+    if (block === null || block >= lastBlock) return;
     block++;
   }
 }
@@ -136,7 +140,7 @@ export function parseTime(text: string, option: string): number {
 /** True when the trail mentions the address (accounts deleted since stay known): one query, a seek per block. */
 export async function mentioned(db: SqliteDb, bare: string): Promise<boolean> {
   const { first, last } = await seqRange(db);
-  const inBlock = (column: string) => `EXISTS (SELECT 1 FROM records WHERE seq >> ${BLOCK_BITS} = blocks.n AND ${column} = ?1)`;
+  const inBlock = (column: string) => `EXISTS (${seqsInBlock(column, "blocks.n", "?1")})`;
   const row = await db.get(
     `WITH RECURSIVE blocks(n) AS (SELECT ?2 UNION ALL SELECT n + 1 FROM blocks WHERE n < ?3)
      SELECT 1 FROM blocks WHERE ${PARTICIPANT_COLUMNS.map(inBlock).join(" OR ")} LIMIT 1`,
