@@ -1,7 +1,7 @@
 // Clients for integration tests: xmpp.js (someone else's XMPP code) for
 // normal use, and raw sockets where the exact bytes matter.
 
-import { client as xmppClient, type Client } from "@xmpp/client";
+import { client as xmppClient, type Client, type XmlElement } from "@xmpp/client";
 import { type Socket, connect as netConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 
@@ -15,6 +15,8 @@ export interface ClientOptions {
   /** Direct TLS (XEP-0368) instead of STARTTLS. */
   directTls?: boolean;
   domain?: string;
+  /** Sees every stanza from the start: what the server sends with the bind result arrives before start() resolves. */
+  onStanza?: (stanza: XmlElement) => void;
 }
 
 /** Connects and waits until online (bound); rejects with the client's error otherwise. */
@@ -30,6 +32,7 @@ export async function connectClient(opts: ClientOptions): Promise<Client> {
   xmpp.reconnect.stop();
   const errors: Error[] = [];
   xmpp.on("error", (err: Error) => errors.push(err));
+  if (opts.onStanza) xmpp.on("stanza", opts.onStanza);
   try {
     await xmpp.start();
   } catch (err) {

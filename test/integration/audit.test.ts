@@ -59,8 +59,8 @@ describe("audit trail (issue 5) with xmpp.js clients", function () {
     await ts.addUser("bob", "builder");
     db = await openAuditDb(auditSettings(ts.config).file);
   }
-  async function login(username: string, password: string, resource: string): Promise<Client> {
-    const c = await connectClient({ port: ts.starttlsPort, username, password, resource });
+  async function login(username: string, password: string, resource: string, onStanza?: (s: XmlElement) => void): Promise<Client> {
+    const c = await connectClient({ port: ts.starttlsPort, username, password, resource, onStanza });
     clients.push(c);
     return c;
   }
@@ -132,8 +132,9 @@ describe("audit trail (issue 5) with xmpp.js clients", function () {
 
   it("the recording notice reaches each user after binding, and is recorded", async () => {
     await start({ audit: { notice: "This conversation is recorded for regulatory purposes." } });
-    const alice = await login("alice", "wonderland", "desk");
-    const got = collect(alice);
+    // Collected from the start: the notice may arrive in the same packet as the bind result.
+    const got: XmlElement[] = [];
+    await login("alice", "wonderland", "desk", (s) => got.push(s));
     await until(() => got.some((s) => s.name === "message"), "the notice");
     const notice = got.find((s) => s.name === "message")!;
     expect(notice.attrs).to.include({ type: "headline", from: "localhost" });
