@@ -5,40 +5,102 @@
 // connection checkpoints once a second instead, on another worker thread.
 // PASSIVE never waits for the writer nor blocks it; the WAL is reused from its
 // start by the first commit after a checkpoint has copied everything.
+//
+// Under continuous writes that first commit never comes: a checkpoint ends
+// behind the commits made while it copied, and the WAL grew to 480 MB in 20 s
+// of saturation (and keeps that size on disk). So past a limit the
+// checkpointer copies until little is left, then holds the writer for the
+// rest and empties the file (TRUNCATE): a stall of a few milliseconds, paid
+// only under sustained load, instead of a WAL that grows until the disk is full.
 
 import { SqliteDb } from "../storage/sqlite/db.js";
 import type { Logger } from "../core/log.js";
+import { AUDIT_BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS } from "./store.js";
 
-const INTERVAL_MS = 1000;
+export interface CheckpointOptions {
+  intervalMs: number;
+  /** Past this many frames in the WAL, the WAL is emptied. */
+  walLimitFrames: number;
+  /** Frames a copy may leave behind before the writer is held for the rest. */
+  catchUpFrames: number;
+}
+
+/** A second's checkpoints; 16,384 frames of 4 KiB pages: 64 MiB of WAL at most, plus a second's growth. */
+export const DEFAULT_CHECKPOINTS: CheckpointOptions = { intervalMs: 1000, walLimitFrames: 16_384, catchUpFrames: 1_024 };
+
+/** Copying passes before the writer is held anyway: each copies what the one before let pass. */
+const MAX_PASSES = 8;
+
+/** What PRAGMA wal_checkpoint reports: whether it was stopped short, frames in the WAL, frames copied. */
+interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
 
 export class Checkpointer {
   private running: Promise<void> | null = null;
   private readonly timer: NodeJS.Timeout;
+  /** The last warning about a WAL that could not be emptied, to say it once a minute at most. */
+  private warnedAt = 0;
 
   private constructor(
     private readonly db: SqliteDb,
+    private readonly writer: SqliteDb,
     private readonly log: Logger,
+    private readonly opts: CheckpointOptions,
   ) {
-    this.timer = setInterval(() => this.tick(), INTERVAL_MS);
+    this.timer = setInterval(() => this.tick(), opts.intervalMs);
     this.timer.unref();
   }
 
   /** `writer` is the connection that commits records: it stops checkpointing itself. */
-  static async start(file: string, writer: SqliteDb, log: Logger): Promise<Checkpointer> {
+  static async start(file: string, writer: SqliteDb, log: Logger, opts = DEFAULT_CHECKPOINTS): Promise<Checkpointer> {
     const db = await SqliteDb.open(file);
-    await db.exec("PRAGMA busy_timeout = 10000");
+    await db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     await writer.exec("PRAGMA wal_autocheckpoint = 0");
-    return new Checkpointer(db, log);
+    return new Checkpointer(db, writer, log, opts);
   }
 
   private tick(): void {
-    this.running ??= this.db
-      .get("PRAGMA wal_checkpoint(PASSIVE)")
-      .then(
-        () => undefined,
-        (err: unknown) => this.log.warn("audit checkpoint failed; the WAL grows until one succeeds", { error: (err as Error).message }),
-      )
+    this.running ??= this.checkpoint()
+      .catch((err: unknown) => this.log.warn("audit checkpoint failed; the WAL grows until one succeeds", { error: (err as Error).message }))
       .finally(() => (this.running = null));
+  }
+
+  private async checkpoint(): Promise<void> {
+    let result = await this.run("PASSIVE");
+    if (result.log <= this.opts.walLimitFrames) return;
+    for (let pass = 1; pass < MAX_PASSES && result.log - result.checkpointed > this.opts.catchUpFrames; pass++) {
+      result = await this.run("PASSIVE");
+    }
+    // The writer's connection runs its statements one at a time (exclusive): queued
+    // there, this runs between two commits, and the next waits until it is done.
+    const truncated = await this.writer.exclusive(() => this.truncateNow());
+    if (truncated.busy && Date.now() - this.warnedAt > 60_000) {
+      this.warnedAt = Date.now();
+      this.log.warn("the audit WAL could not be emptied: a reader (an export or search?) still uses it", {
+        frames: truncated.log,
+      });
+    }
+  }
+
+  /**
+   * Copies the rest and empties the WAL. Never waits: a reader still on an old
+   * snapshot (the CLI exporting) makes it return busy at once, while the writer is held.
+   */
+  private async truncateNow(): Promise<CheckpointResult> {
+    await this.db.exec("PRAGMA busy_timeout = 0");
+    try {
+      return await this.run("TRUNCATE");
+    } finally {
+      await this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
+  private async run(mode: "PASSIVE" | "TRUNCATE"): Promise<CheckpointResult> {
+    const row = await this.db.get<CheckpointResult>(`PRAGMA wal_checkpoint(${mode})`);
+    return row ?? { busy: 0, log: 0, checkpointed: 0 };
   }
 
   /** Stops; the writer's connection, closed last, then checkpoints what is left. */

@@ -153,6 +153,9 @@ export const APPEND_SQL = "INSERT INTO audit_append (rows, bodies) VALUES (?, ?)
 /** Creates the append view on this connection (temporary objects live as long as it does). */
 export const installAppendView = (db: SqliteDb): Promise<void> => db.exec(APPEND_VIEW);
 
+/** How long a connection to the audit database waits for another's write lock (the CLI beside the server). */
+export const AUDIT_BUSY_TIMEOUT_MS = 10_000;
+
 export async function openAuditDb(file: string): Promise<SqliteDb> {
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   // Create the file 0600 before SQLite does: SQLite gives -wal and -shm the main file's mode.
@@ -160,7 +163,7 @@ export async function openAuditDb(file: string): Promise<SqliteDb> {
   await chmod(file, 0o600);
   const db = await SqliteDb.open(file, 0o600);
   try {
-    await db.exec("PRAGMA busy_timeout = 10000");
+    await db.exec(`PRAGMA busy_timeout = ${AUDIT_BUSY_TIMEOUT_MS}`);
     await db.migrate(AUDIT_MIGRATIONS, "audit");
     await installAppendView(db);
     for (const extra of ["-wal", "-shm"]) await chmod(file + extra, 0o600).catch(() => undefined);

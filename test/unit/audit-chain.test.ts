@@ -6,7 +6,6 @@ import { auditSettings } from "../../src/audit/config.js";
 import { type NewRecord, type RecordFields, GENESIS, canonical, chainHash, contentDigest } from "../../src/audit/record.js";
 import { REDACTED, needsRedaction, redacted } from "../../src/audit/redact.js";
 import { addHold, purgeExpired } from "../../src/audit/retention.js";
-import { SqliteAuditSink } from "../../src/audit/sink.js";
 import { iterateRecords, mentioned, parseTime } from "../../src/audit/query.js";
 import { AUDIT_MIGRATIONS, installAppendView, openAuditDb } from "../../src/audit/store.js";
 import { type Checkpoint, verifyChain, verifyWithCheckpoint } from "../../src/audit/verify.js";
@@ -176,26 +175,6 @@ describe("audit: hash chain, verify, retention", () => {
     const r = await verifyChain(db);
     expect(r.ok, r.problem).to.equal(true);
     expect(r.checked).to.equal(100);
-  });
-
-  it("the server's commits never run a WAL checkpoint; a second connection copies the WAL into the database", async () => {
-    const settings = auditSettings(validateConfig({ audit: { path: join(dir, "server.db") } }, null));
-    const sink = await SqliteAuditSink.open(settings, nullLogger);
-    try {
-      expect(await sink.db.get("PRAGMA wal_autocheckpoint")).to.deep.equal({ wal_autocheckpoint: 0 });
-      const before = (await stat(settings.file)).size;
-      const party = { session: "s", account: "a@x", resource: null, remote: null };
-      // About 4 MB: four times what an automatic checkpoint would have waited for.
-      await Promise.all(Array.from({ length: 4000 }, (_, i) => sink.event(party, "connect", { pad: "x".repeat(1000), i })));
-      const deadline = Date.now() + 5000;
-      while ((await stat(settings.file)).size < before + 2_000_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect((await stat(settings.file)).size).to.be.greaterThan(before + 2_000_000);
-    } finally {
-      await sink.close();
-    }
-    const reopened = await openAuditDb(settings.file);
-    expect((await verifyChain(reopened)).checked).to.equal(4000);
-    await reopened.close();
   });
 
   it("a failed commit rejects every append of its group", async () => {
