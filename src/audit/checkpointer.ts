@@ -7,11 +7,14 @@
 // start by the first commit after a checkpoint has copied everything.
 //
 // Under continuous writes that first commit never comes: a checkpoint ends
-// behind the commits made while it copied, and the WAL grew to 480 MB in 20 s
-// of saturation (and keeps that size on disk). So past a limit the
+// behind the commits made while it copied, and the WAL grew to 480-850 MB in
+// 20 s of saturation (and kept that size on disk). So past a limit the
 // checkpointer copies until little is left, then holds the writer for the
-// rest and empties the file (TRUNCATE): a stall of a few milliseconds, paid
-// only under sustained load, instead of a WAL that grows until the disk is full.
+// rest (RESTART): the next commit starts the WAL over from its beginning. A
+// stall of a few milliseconds, paid only under sustained load, instead of a
+// WAL that grows until the disk is full. The file is reused, not truncated
+// (truncating tens of MB would lengthen the stall): it keeps its largest size,
+// about the limit plus one interval's writes.
 
 import { SqliteDb } from "../storage/sqlite/db.js";
 import type { Logger } from "../core/log.js";
@@ -19,14 +22,14 @@ import { AUDIT_BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS } from "./store.js";
 
 export interface CheckpointOptions {
   intervalMs: number;
-  /** Past this many frames in the WAL, the WAL is emptied. */
+  /** Past this many frames in the WAL, it is made to start over. */
   walLimitFrames: number;
   /** Frames a copy may leave behind before the writer is held for the rest. */
   catchUpFrames: number;
 }
 
-/** A second's checkpoints; 16,384 frames of 4 KiB pages: 64 MiB of WAL at most, plus a second's growth. */
-export const DEFAULT_CHECKPOINTS: CheckpointOptions = { intervalMs: 1000, walLimitFrames: 16_384, catchUpFrames: 1_024 };
+/** A second's checkpoints; 16,384 frames of 4 KiB pages: 64 MiB of WAL, plus a second's growth. */
+export const DEFAULT_CHECKPOINTS: CheckpointOptions = { intervalMs: 1000, walLimitFrames: 16_384, catchUpFrames: 256 };
 
 /** Copying passes before the writer is held anyway: each copies what the one before let pass. */
 const MAX_PASSES = 8;
@@ -41,7 +44,7 @@ interface CheckpointResult {
 export class Checkpointer {
   private running: Promise<void> | null = null;
   private readonly timer: NodeJS.Timeout;
-  /** The last warning about a WAL that could not be emptied, to say it once a minute at most. */
+  /** The last warning about a WAL that could not start over, to say it once a minute at most. */
   private warnedAt = 0;
 
   private constructor(
@@ -70,35 +73,38 @@ export class Checkpointer {
 
   private async checkpoint(): Promise<void> {
     let result = await this.run("PASSIVE");
+    // Even when all is copied, a commit that began meanwhile keeps appending:
+    // only holding the writer makes sure the next one starts the WAL over.
     if (result.log <= this.opts.walLimitFrames) return;
     for (let pass = 1; pass < MAX_PASSES && result.log - result.checkpointed > this.opts.catchUpFrames; pass++) {
       result = await this.run("PASSIVE");
     }
     // The writer's connection runs its statements one at a time (exclusive): queued
     // there, this runs between two commits, and the next waits until it is done.
-    const truncated = await this.writer.exclusive(() => this.truncateNow());
-    if (truncated.busy && Date.now() - this.warnedAt > 60_000) {
+    const restarted = await this.writer.exclusive(() => this.restartNow());
+    if (restarted.busy && Date.now() - this.warnedAt > 60_000) {
       this.warnedAt = Date.now();
-      this.log.warn("the audit WAL could not be emptied: a reader (an export or search?) still uses it", {
-        frames: truncated.log,
+      this.log.warn("the audit WAL could not be started over: a reader (an export or search?) still uses it", {
+        frames: restarted.log,
       });
     }
   }
 
   /**
-   * Copies the rest and empties the WAL. Never waits: a reader still on an old
-   * snapshot (the CLI exporting) makes it return busy at once, while the writer is held.
+   * Copies the rest, so that the next commit starts the WAL over. Never waits: a
+   * reader still on an old snapshot (the CLI exporting) makes it return busy at
+   * once, while the writer is held.
    */
-  private async truncateNow(): Promise<CheckpointResult> {
+  private async restartNow(): Promise<CheckpointResult> {
     await this.db.exec("PRAGMA busy_timeout = 0");
     try {
-      return await this.run("TRUNCATE");
+      return await this.run("RESTART");
     } finally {
       await this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
   }
 
-  private async run(mode: "PASSIVE" | "TRUNCATE"): Promise<CheckpointResult> {
+  private async run(mode: "PASSIVE" | "RESTART"): Promise<CheckpointResult> {
     const row = await this.db.get<CheckpointResult>(`PRAGMA wal_checkpoint(${mode})`);
     return row ?? { busy: 0, log: 0, checkpointed: 0 };
   }

@@ -82,9 +82,9 @@ describe("audit: WAL checkpoints", () => {
     await reopened.close();
   });
 
-  it("under continuous writes the WAL is emptied once past its limit, so it stays bounded; every record is kept", async () => {
+  it("under continuous writes the WAL starts over once past its limit, so it stays bounded; every record is kept", async () => {
     const writer = new AuditWriter(db, { commitWindowMs: 0, maxBatch: 16 }, nullLogger);
-    // 64 frames of 4 KiB: 256 KiB of WAL before it is emptied.
+    // 64 frames of 4 KiB: 256 KiB of WAL before it starts over.
     const checkpointer = await Checkpointer.start(file, db, nullLogger, { intervalMs: 10, walLimitFrames: 64, catchUpFrames: 8 });
     const sizes: number[] = [];
     let appended = 0;
@@ -98,15 +98,14 @@ describe("audit: WAL checkpoints", () => {
     // The records alone are over 1 MB; a WAL that only ever grew would hold all of them.
     expect(appended * 1000).to.be.greaterThan(1_000_000);
     expect(written).to.be.greaterThan(1_000_000);
+    // A WAL that never started over would be as large as the database, or larger.
     expect(Math.max(...sizes)).to.be.lessThan(written / 2);
-    // Emptied (truncated to nothing) while the writes went on, not only grown and reused.
-    expect(sizes.slice(sizes.indexOf(Math.max(...sizes)))).to.include(0);
     const verified = await verifyChain(db);
     expect(verified.ok, verified.problem).to.equal(true);
     expect(verified.checked).to.equal(appended);
   });
 
-  it("a reader on an old snapshot (an export) keeps the WAL from being emptied: the writer goes on, and the log says why", async () => {
+  it("a reader on an old snapshot (an export) keeps the WAL from starting over: the writer goes on, and the log says why", async () => {
     const lines: string[] = [];
     const log = createLogger({ level: "warn", write: (line) => lines.push(line) });
     const writer = new AuditWriter(db, { commitWindowMs: 0, maxBatch: 16 }, nullLogger);
@@ -125,7 +124,7 @@ describe("audit: WAL checkpoints", () => {
       await reader.close();
     }
     expect(appended).to.be.greaterThan(100);
-    expect(lines.join("\n")).to.include("the audit WAL could not be emptied");
+    expect(lines.join("\n")).to.include("the audit WAL could not be started over");
     expect((await verifyChain(db)).checked).to.equal(appended + 1);
   });
 });
