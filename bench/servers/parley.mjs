@@ -68,9 +68,11 @@ ${audit ? (process.env.PARLEY_BENCH_AUDIT ? `\n[audit]\n${process.env.PARLEY_BEN
     async start({ cpus, audit = true, profileDir }) {
       const config = this.config({ audit });
       const prof = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-      // PARLEY_BENCH_NODE_FLAGS='--max-semi-space-size=64': V8 flags for the server only.
-      const flags = (process.env.PARLEY_BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
-      const child = spawnPinned(cpus, process.execPath, [...flags, ...prof, join(root, "bin/parley"), "--config", config, "start"], {
+      // As an operator runs it: with the flags of bin/parley's shebang, then
+      // PARLEY_BENCH_NODE_FLAGS (V8 flags for the server only, to try some), on this Node.
+      const bin = join(root, "bin/parley");
+      const flags = [...shebangFlags(bin), ...(process.env.PARLEY_BENCH_NODE_FLAGS ?? "").split(/\s+/)].filter(Boolean);
+      const child = spawnPinned(cpus, process.execPath, [...flags, ...prof, bin, "--config", config, "start"], {
         cwd: this.dir,
         log: join(this.dir, "server.log"),
       });
@@ -78,4 +80,10 @@ ${audit ? (process.env.PARLEY_BENCH_AUDIT ? `\n[audit]\n${process.env.PARLEY_BEN
       return { pid: child.pid, child };
     },
   };
+}
+
+/** The Node flags in a `#!/usr/bin/env -S node --flag ...` line. */
+function shebangFlags(file) {
+  const first = readFileSync(file, "utf8").split("\n", 1)[0];
+  return first.match(/^#!.*\bnode\s+(.*)$/)?.[1].trim().split(/\s+/) ?? [];
 }
