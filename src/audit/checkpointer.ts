@@ -18,7 +18,6 @@
 
 import { SqliteDb } from "../storage/sqlite/db.js";
 import type { Logger } from "../core/log.js";
-import { AUDIT_BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS } from "./store.js";
 
 export interface CheckpointOptions {
   intervalMs: number;
@@ -60,7 +59,9 @@ export class Checkpointer {
   /** `writer` is the connection that commits records: it stops checkpointing itself. */
   static async start(file: string, writer: SqliteDb, log: Logger, opts = DEFAULT_CHECKPOINTS): Promise<Checkpointer> {
     const db = await SqliteDb.open(file);
-    await db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Never waits: PASSIVE calls no busy handler anyway, and the RESTART below runs
+    // while the writer is held, so a reader on an old snapshot must not hold it longer.
+    await db.exec("PRAGMA busy_timeout = 0");
     await writer.exec("PRAGMA wal_autocheckpoint = 0");
     return new Checkpointer(db, writer, log, opts);
   }
@@ -81,7 +82,7 @@ export class Checkpointer {
     }
     // The writer's connection runs its statements one at a time (exclusive): queued
     // there, this runs between two commits, and the next waits until it is done.
-    const restarted = await this.writer.exclusive(() => this.restartNow());
+    const restarted = await this.writer.exclusive(() => this.run("RESTART"));
     if (restarted.busy && Date.now() - this.warnedAt > 60_000) {
       this.warnedAt = Date.now();
       this.log.warn("the audit WAL could not be started over: a reader (an export or search?) still uses it", {
@@ -90,20 +91,7 @@ export class Checkpointer {
     }
   }
 
-  /**
-   * Copies the rest, so that the next commit starts the WAL over. Never waits: a
-   * reader still on an old snapshot (the CLI exporting) makes it return busy at
-   * once, while the writer is held.
-   */
-  private async restartNow(): Promise<CheckpointResult> {
-    await this.db.exec("PRAGMA busy_timeout = 0");
-    try {
-      return await this.run("RESTART");
-    } finally {
-      await this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
-  }
-
+  /** RESTART copies the rest, so that the next commit starts the WAL over; busy at once if a reader holds it. */
   private async run(mode: "PASSIVE" | "RESTART"): Promise<CheckpointResult> {
     const row = await this.db.get<CheckpointResult>(`PRAGMA wal_checkpoint(${mode})`);
     return row ?? { busy: 0, log: 0, checkpointed: 0 };
