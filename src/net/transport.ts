@@ -130,9 +130,16 @@ export class SocketTransport implements Transport {
     // From here on the TLS socket's events count; the plain socket's are ignored by attach().
     this.attach(secure);
     return new Promise((resolve, reject) => {
-      secure.once("secure", () => resolve());
-      secure.once("error", reject);
-      secure.once("close", () => reject(new Error("closed during TLS handshake")));
+      const failed = (err: Error) => reject(err);
+      const closed = () => reject(new Error("closed during TLS handshake"));
+      secure.once("error", failed);
+      secure.once("close", closed);
+      secure.once("secure", () => {
+        // Not kept for the life of the session: each holds the promise's functions.
+        secure.off("error", failed);
+        secure.off("close", closed);
+        resolve();
+      });
     });
   }
 
@@ -140,7 +147,8 @@ export class SocketTransport implements Transport {
   private bindings: { socket: Socket; map: Map<ChannelBindingType, Buffer> } | null = null;
 
   channelBindings(): Map<ChannelBindingType, Buffer> {
-    if (this.bindings?.socket !== this.socket) this.bindings = { socket: this.socket, map: this.computeBindings() };
+    if (this.bindings?.socket !== this.socket)
+      this.bindings = { socket: this.socket, map: this.computeBindings() };
     return this.bindings.map;
   }
 
@@ -150,7 +158,10 @@ export class SocketTransport implements Transport {
     if (!(socket instanceof TLSSocket)) return bindings;
     // RFC 9266: tls-exporter is defined for TLS 1.3 only.
     if (socket.getProtocol() === "TLSv1.3") {
-      bindings.set("tls-exporter", socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)));
+      bindings.set(
+        "tls-exporter",
+        socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0)),
+      );
     }
     // RFC 5929 3.1: the first Finished message of the latest handshake (the client's, unless
     // the session was resumed). COMPAT: slixmpp 1.8 binds only to tls-unique, even on TLS 1.3,
@@ -169,7 +180,8 @@ export class SocketTransport implements Transport {
     let hash = context ? endPoints.get(context) : undefined;
     if (hash === undefined) {
       const cert = socket.getCertificate();
-      hash = cert && "raw" in cert && cert.raw ? createHash("sha256").update(cert.raw).digest() : null;
+      hash =
+        cert && "raw" in cert && cert.raw ? createHash("sha256").update(cert.raw).digest() : null;
       if (context) endPoints.set(context, hash);
     }
     return hash;
