@@ -130,13 +130,12 @@ export class SocketTransport implements Transport {
     // From here on the TLS socket's events count; the plain socket's are ignored by attach().
     this.attach(secure);
     return new Promise((resolve, reject) => {
-      const failed = (err: Error) => reject(err);
       const closed = () => reject(new Error("closed during TLS handshake"));
-      secure.once("error", failed);
+      secure.once("error", reject);
       secure.once("close", closed);
       secure.once("secure", () => {
         // Not kept for the life of the session: each holds the promise's functions.
-        secure.off("error", failed);
+        secure.off("error", reject);
         secure.off("close", closed);
         resolve();
       });
