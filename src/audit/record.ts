@@ -33,10 +33,16 @@ export interface NewRecord {
    * reference to that record's seq instead of the XML a second time.
    */
   sameAs?: NewRecord;
+  /**
+   * Set by the writer: the record's seq once its group is committed (a field, not
+   * a WeakMap: at thousands of records a second the ephemeron tables were a
+   * visible part of the garbage collector's work).
+   */
+  seq?: number;
 }
 
 /** The fields of a record that its digest covers. */
-export type RecordFields = Omit<NewRecord, "body" | "sameAs"> & {
+export type RecordFields = Omit<NewRecord, "body" | "sameAs" | "seq"> & {
   /** The seq of the record whose XML this one repeats (xml is then null). */
   ref: number | null;
 };

@@ -36,6 +36,14 @@ export interface AuditSink {
 
 const STANZA_KINDS = new Set<string>(["message", "presence", "iq"]);
 
+/**
+ * An inbound stanza keeps its record, so that a delivery of the same element can
+ * refer to it: a property, not a WeakMap (ephemeron tables cost the garbage
+ * collector more than the records themselves at thousands of stanzas a second).
+ */
+const INBOUND_RECORD = Symbol("audit record");
+type RecordedElement = Element & { [INBOUND_RECORD]?: NewRecord };
+
 export class SqliteAuditSink implements AuditSink {
   readonly enabled = true;
 
@@ -57,15 +65,20 @@ export class SqliteAuditSink implements AuditSink {
     }
   }
 
-  /** Inbound records by element, so that a delivery of the same element can refer to its record. */
-  private readonly inbound = new WeakMap<Element, NewRecord>();
+  stanza(direction: "in" | "out", party: AuditParty, el: Element, text?: string): Promise<void> {
+    try {
+      return this.writer.append(this.stanzaRecord(direction, party, el as RecordedElement, text));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
 
-  async stanza(direction: "in" | "out", party: AuditParty, el: Element, text?: string): Promise<void> {
+  private stanzaRecord(direction: "in" | "out", party: AuditParty, el: RecordedElement, text?: string): NewRecord {
     const xml = needsRedaction(el) ? redacted(el).toString() : (text ?? el.toString());
     const kind = (STANZA_KINDS.has(el.name) ? el.name : "iq") as RecordKind;
     // A message delivered exactly as it was sent is recorded as a reference to the
     // inbound record: the XML is stored and indexed once per message, not twice.
-    const source = direction === "out" ? this.inbound.get(el) : undefined;
+    const source = direction === "out" ? el[INBOUND_RECORD] : undefined;
     const record: NewRecord = {
       ts: Date.now(),
       direction,
@@ -82,8 +95,8 @@ export class SqliteAuditSink implements AuditSink {
     };
     // A reference is not indexed again: its source holds the body.
     if (kind === "message" && !record.sameAs) record.body = el.getChildText("body");
-    if (direction === "in") this.inbound.set(el, record);
-    await this.writer.append(record);
+    if (direction === "in") el[INBOUND_RECORD] = record;
+    return record;
   }
 
   async event(party: AuditParty, type: SessionEvent, detail: Detail): Promise<void> {

@@ -8,9 +8,6 @@ import type { SqliteDb } from "../storage/sqlite/db.js";
 import { GENESIS, type NewRecord, canonicalOf, chainHash, sha256 } from "./record.js";
 import { APPEND_SQL, chainHead } from "./store.js";
 
-/** The seq of every record the writer committed, for the deliveries that refer to it (sameAs). */
-const committedSeq = new WeakMap<NewRecord, number>();
-
 type Head = { seq: number; hash: string } | undefined;
 
 /**
@@ -25,12 +22,13 @@ function encode(records: readonly NewRecord[], head: Head): { seqs: number[]; he
   const seqs: number[] = [];
   const rows: string[] = [];
   const bodies: string[] = [];
-  const inThisGroup = new Map<NewRecord, number>();
   for (const r of records) {
     seq++;
-    inThisGroup.set(r, seq);
-    // Falls back to the XML itself when the record referred to was never committed.
-    const ref = r.sameAs ? (inThisGroup.get(r.sameAs) ?? committedSeq.get(r.sameAs) ?? null) : null;
+    // Set now: the records after it in this group may refer to it. A failed
+    // group's seqs are cleared (AuditWriter.commit), so a reference falls back
+    // to the XML itself when the record referred to was never committed.
+    r.seq = seq;
+    const ref = r.sameAs?.seq ?? null;
     const text = canonicalOf(seq, r, ref === null ? r.xml : null, ref);
     const digest = sha256(text); // the body is not hashed: it is an index, derived from xml
     const hash = chainHash(prev, digest);
@@ -73,10 +71,18 @@ async function appendEncoded(db: SqliteDb, records: readonly NewRecord[], head: 
   return encoded;
 }
 
-interface Pending {
-  record: NewRecord;
-  resolve(seq: number): void;
-  reject(err: Error): void;
+/** Records committed together; one promise for all of them. */
+class Group {
+  readonly records: NewRecord[] = [];
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
 
 export class AuditWriteError extends Error {
@@ -84,7 +90,8 @@ export class AuditWriteError extends Error {
 }
 
 export class AuditWriter {
-  private pending: Pending[] = [];
+  /** Groups waiting to be committed, oldest first; the last one takes new records until full. */
+  private queue: Group[] = [];
   /** Cancels the scheduled start of the next group (a timeout, or an immediate for a 0 ms window). */
   private cancelScheduled: (() => void) | null = null;
   private writing: Promise<void> | null = null;
@@ -96,17 +103,23 @@ export class AuditWriter {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves with the record's seq once it is committed; rejects (AuditWriteError) if it could not be. */
-  append(record: NewRecord): Promise<number> {
+  /**
+   * Resolves once the record is committed (its seq is then `record.seq`); rejects
+   * (AuditWriteError) if it could not be. Every record of a group shares one promise.
+   */
+  append(record: NewRecord): Promise<void> {
     if (this.closed) return Promise.reject(new AuditWriteError("the audit writer is closed"));
-    return new Promise<number>((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
-      if (this.writing) return; // the running commit starts the next group when it ends
-      if (this.pending.length >= this.opts.maxBatch) this.kick();
+    let open = this.queue.at(-1);
+    if (!open || open.records.length >= this.opts.maxBatch) this.queue.push((open = new Group()));
+    open.records.push(record);
+    // While a commit runs, it starts the next group when it ends.
+    if (!this.writing) {
+      if (open.records.length >= this.opts.maxBatch) this.kick();
       // A window of 0 commits once this turn of the event loop has handed over every
       // stanza it read; under load groups still form behind the running commit.
       else this.cancelScheduled ??= this.schedule();
-    });
+    }
+    return open.done;
   }
 
   private schedule(): () => void {
@@ -121,12 +134,13 @@ export class AuditWriter {
   private kick(): void {
     this.cancelScheduled?.();
     this.cancelScheduled = null;
-    if (this.writing || this.pending.length === 0) return;
-    const group = this.pending.splice(0, this.opts.maxBatch);
+    if (this.writing) return;
+    const group = this.queue.shift();
+    if (!group) return;
     this.writing = this.commit(group).finally(() => {
       this.writing = null;
       // Whatever queued meanwhile has waited a whole commit already: go on at once.
-      if (this.pending.length > 0) this.kick();
+      if (this.queue.length > 0) this.kick();
     });
   }
 
@@ -139,8 +153,8 @@ export class AuditWriter {
    */
   private head: Head | null = null;
 
-  /** Commits records; resolves with their seqs. */
-  private async write(records: NewRecord[]): Promise<number[]> {
+  /** Commits records, setting their seqs. */
+  private async write(records: NewRecord[]): Promise<void> {
     if (this.head !== null) {
       const encoded = encode(records, this.head);
       // Any failure falls back: a collision then succeeds, anything else fails again there.
@@ -150,40 +164,40 @@ export class AuditWriter {
       );
       if (written) {
         this.head = encoded.head;
-        return encoded.seqs;
+        return;
       }
     }
     this.head = null;
     const encoded = await this.db.transaction(async () => appendEncoded(this.db, records, await chainHead(this.db)));
     this.head = encoded.head ?? null;
-    return encoded.seqs;
   }
 
-  private async commit(group: Pending[]): Promise<void> {
+  private async commit(group: Group): Promise<void> {
     try {
-      const seqs = await this.write(group.map((p) => p.record));
-      group.forEach((p, i) => {
-        committedSeq.set(p.record, seqs[i]!);
-        p.resolve(seqs[i]!);
-      });
+      await this.write(group.records);
+      group.resolve();
     } catch (err) {
       const message = (err as Error).message;
       // Loud on purpose: stanzas in this group are not delivered (fail closed).
       this.log.error("AUDIT WRITE FAILED: the stanzas of this commit group are not delivered", {
-        records: group.length,
+        records: group.records.length,
         error: message,
       });
       const failure = new AuditWriteError(`audit write failed: ${message}`);
       // What queued behind the failed group may depend on it (a reply to a request
-      // whose record was lost): it fails too. Later appends start afresh.
-      for (const p of [...group, ...this.pending.splice(0)]) p.reject(failure);
+      // whose record was lost): it fails too. Later appends start afresh, and
+      // none may refer to these records by seq.
+      for (const failed of [group, ...this.queue.splice(0)]) {
+        for (const r of failed.records) r.seq = undefined;
+        failed.reject(failure);
+      }
     }
   }
 
   /** Commits what is queued, then refuses new records. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.writing || this.pending.length > 0) {
+    while (this.writing || this.queue.length > 0) {
       if (!this.writing) this.kick();
       await this.writing;
     }

@@ -29,9 +29,11 @@ type State = "header" | "negotiating" | "bound" | "closed";
  * The commit of each inbound stanza's audit record, by element: the router hands
  * the same element to the recipient's send(), which waits for this commit as well
  * as its own. Routing does not wait for the inbound commit, so both records
- * usually share one commit group (one fsync per message, not two).
+ * usually share one commit group (one fsync per message, not two). A property,
+ * not a WeakMap: see INBOUND_RECORD in audit/sink.ts.
  */
-const inboundCommits = new WeakMap<Element, Promise<void>>();
+const INBOUND_COMMIT = Symbol("inbound commit");
+type CommittedElement = Element & { [INBOUND_COMMIT]?: Promise<void> };
 
 /** Pending stanzas per session beyond which we stop reading its socket. */
 const MAX_QUEUED = 64;
@@ -272,7 +274,7 @@ export class C2sStream implements ClientSession {
         this.auditFailed(err);
       },
     );
-    inboundCommits.set(el, recorded);
+    (el as CommittedElement)[INBOUND_COMMIT] = recorded;
     this.lastInbound = recorded;
     await this.route(el);
     // Pipelined: the next stanza is routed while this record commits, so one group
@@ -335,7 +337,7 @@ export class C2sStream implements ClientSession {
     if (this.state === "closed") return Promise.resolve();
     const text = el.toString();
     const own = this.ctx.audit.stanza("out", this.auditParty(), el, text);
-    const committed = Promise.all([own, inboundCommits.get(el), this.lastInbound]);
+    const committed = Promise.all([own, (el as CommittedElement)[INBOUND_COMMIT], this.lastInbound]);
     committed.catch(() => undefined); // handled in the chain below, once earlier writes are done
     this.outbound = this.outbound
       .then(() => committed)

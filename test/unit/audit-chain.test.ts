@@ -158,8 +158,9 @@ describe("audit: hash chain, verify, retention", () => {
 
   it("group commit: concurrent appends commit in order, in few transactions", async () => {
     const writer = new AuditWriter(db, { commitWindowMs: 5, maxBatch: 50 }, nullLogger);
-    const seqs = await Promise.all(Array.from({ length: 200 }, (_, i) => writer.append(message(i))));
-    expect(seqs).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
+    const records = Array.from({ length: 200 }, (_, i) => message(i));
+    await Promise.all(records.map((r) => writer.append(r)));
+    expect(records.map((r) => r.seq)).to.deep.equal(Array.from({ length: 200 }, (_, i) => i + 1));
     await writer.close();
     expect((await verifyChain(db)).ok).to.equal(true);
   });
@@ -183,6 +184,20 @@ describe("audit: hash chain, verify, retention", () => {
     const results = await Promise.allSettled([writer.append(message(1)), writer.append(message(2))]);
     expect(results.map((r) => r.status)).to.deep.equal(["rejected", "rejected"]);
     expect(await db.get("SELECT 1 FROM records")).to.equal(undefined);
+  });
+
+  it("a delivery referring to a record whose group failed carries the XML itself", async () => {
+    const writer = new AuditWriter(db, { commitWindowMs: 1, maxBatch: 10 }, nullLogger);
+    await db.exec("DROP TABLE bodies");
+    const sent = message(1);
+    await writer.append(sent).catch(() => undefined);
+    expect(sent.seq).to.equal(undefined);
+    await db.exec("CREATE VIRTUAL TABLE bodies USING fts5(body)");
+    const delivered: NewRecord = { ...sent, direction: "out", session: "s2", account: "bob@x", resource: "b", sameAs: sent };
+    await writer.append(delivered);
+    await writer.close();
+    expect(await db.all("SELECT seq, xml, ref FROM records")).to.deep.equal([{ seq: 1, xml: sent.xml, ref: null }]);
+    expect((await verifyChain(db)).ok).to.equal(true);
   });
 
   it("purge: expired records are emptied or dropped, held ones kept, verification still passes", async () => {
