@@ -1,7 +1,6 @@
 // Composition root: config, logger, storage, certificates, core, modules,
 // listeners. startServer() is what `parley start` and the tests run.
 
-import { createSecureContext, type SecureContext } from "node:tls";
 import { auditSettings } from "./audit/config.js";
 import { installRecordingNotice } from "./audit/notice.js";
 import { Daemon } from "./admin/daemon.js";
@@ -16,8 +15,8 @@ import { type Core, DiscoRegistry, type LoadedModule, loadModule } from "./core/
 import { Router } from "./core/router.js";
 import { SessionRegistry } from "./core/sessions.js";
 import { builtinModules } from "./modules/index.js";
-import { type DomainCertificate, loadCertificates } from "./net/certs.js";
-import { type BoundListener, Listeners, type TlsContexts } from "./net/listeners.js";
+import { loadCertificates, tlsContexts } from "./net/certs.js";
+import { type BoundListener, Listeners } from "./net/listeners.js";
 import { CachedRosterStore } from "./storage/roster-cache.js";
 import { openSqliteStorage } from "./storage/sqlite/index.js";
 import type { Storage } from "./storage/types.js";
@@ -43,20 +42,6 @@ export interface StartOptions {
   storage?: Storage;
   /** Tests inject a failing sink; by default it follows [audit]. */
   audit?: AuditSink;
-}
-
-export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomain: string): TlsContexts {
-  const contexts = new Map<string, SecureContext>();
-  for (const [domain, c] of certs) contexts.set(domain, createSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2" }));
-  const fallback = contexts.get(fallbackDomain) ?? [...contexts.values()][0];
-  if (!fallback) throw new Error("no certificate for any hosted domain");
-  const contextFor = (name: string) => contexts.get(name.toLowerCase().replace(/\.$/, "")) ?? fallback;
-  const first = certs.get(fallbackDomain) ?? [...certs.values()][0]!;
-  return {
-    defaultPems: { cert: first.certPem, key: first.keyPem },
-    contextFor,
-    sniCallback: (name, cb) => cb(null, contextFor(name)),
-  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
-import type { SecureContext, TlsOptions } from "node:tls";
+import type { SecureContext } from "node:tls";
 import { domainToASCII } from "node:url";
 import { promisify } from "node:util";
 import forge from "node-forge";
@@ -308,47 +308,41 @@ export async function loadCertificates(
 // ---------------------------------------------------------------------------
 // SNI
 
-/**
- * One secure context per domain. The default context (no SNI, or a name no
- * certificate covers) is the first domain's, that is the default domain's.
- * A name that is not a hosted domain but is covered by one of the certificates
- * (a wildcard, e.g. a MUC subdomain) gets that certificate.
- *
- * Use: `new tls.TLSSocket(socket, { isServer: true, secureContext: defaultContext,
- * SNICallback: sniCallback })` (STARTTLS), or `tls.createServer(serverOptions)`
- * (direct TLS): tls.Server ignores a `secureContext` option, so it needs the
- * default certificate and key given as `cert` and `key`, which serverOptions holds.
- */
-export function createSniContexts(certs: Map<string, DomainCertificate>): {
-  defaultContext: SecureContext;
+/** The secure contexts the listeners serve, one per hosted domain. */
+export interface TlsContexts {
+  /** PEMs for clients that send no SNI on direct TLS (tls.Server ignores a secureContext option). */
+  defaultPems: { cert: string; key: string };
+  /** The context for a server name: the stream's 'to' on STARTTLS, or the SNI. */
+  contextFor(servername: string): SecureContext;
   sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
-  serverOptions: TlsOptions;
-} {
+}
+
+/**
+ * One secure context per domain (TLS 1.2 at least). A name gets its domain's
+ * context; a name that is not a hosted domain but is covered by one of the
+ * certificates (a wildcard, e.g. a MUC subdomain) gets that certificate's;
+ * anything else, or no SNI, the fallback domain's (the default domain).
+ */
+export function tlsContexts(certs: Map<string, DomainCertificate>, fallbackDomain: string): TlsContexts {
   const entries = [...certs.values()].map((c) => ({
     domain: c.domain.toLowerCase(),
+    pems: { cert: c.certPem, key: c.keyPem },
     x509: new X509Certificate(c.certPem),
-    context: createSecureContext({ cert: c.certPem, key: c.keyPem }),
+    context: createSecureContext({ cert: c.certPem, key: c.keyPem, minVersion: "TLSv1.2" }),
   }));
-  if (entries.length === 0) throw new CertificateError("no certificates to serve TLS with");
+  const fallback = entries.find((e) => e.domain === fallbackDomain.toLowerCase()) ?? entries[0];
+  if (!fallback) throw new CertificateError("no certificates to serve TLS with");
   const byDomain = new Map(entries.map((e) => [e.domain, e.context]));
-  const defaultContext = entries[0].context;
-
-  const sniCallback = (
-    servername: string,
-    cb: (err: Error | null, ctx?: SecureContext) => void,
-  ) => {
+  const contextFor = (servername: string): SecureContext => {
     const name = servername.toLowerCase().replace(/\.$/, "");
     const exact = byDomain.get(name);
-    if (exact) return cb(null, exact);
+    if (exact) return exact;
     const ascii = asciiDomain(name);
-    const covering = entries.find((e) => e.x509.checkHost(ascii) !== undefined);
-    cb(null, covering ? covering.context : defaultContext);
+    return (entries.find((e) => e.x509.checkHost(ascii) !== undefined) ?? fallback).context;
   };
-  const first = [...certs.values()][0];
-  const serverOptions: TlsOptions = {
-    cert: first.certPem,
-    key: first.keyPem,
-    SNICallback: sniCallback,
+  return {
+    defaultPems: fallback.pems,
+    contextFor,
+    sniCallback: (name, cb) => cb(null, contextFor(name)),
   };
-  return { defaultContext, sniCallback, serverOptions };
 }

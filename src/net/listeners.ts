@@ -3,17 +3,11 @@
 // Transport to the c2s layer.
 
 import { type AddressInfo, type Server, type Socket, createServer } from "node:net";
-import { type SecureContext, type Server as TlsServer, type TLSSocket, createServer as createTlsServer } from "node:tls";
+import { type Server as TlsServer, type TLSSocket, createServer as createTlsServer } from "node:tls";
 import type { Logger } from "../core/log.js";
 import type { Transport } from "../c2s/transport.js";
+import type { TlsContexts } from "./certs.js";
 import { SocketTransport } from "./transport.js";
-
-export interface TlsContexts {
-  /** PEMs for clients that send no SNI on direct TLS. */
-  defaultPems: { cert: string; key: string };
-  contextFor(servername: string): SecureContext;
-  sniCallback: (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
-}
 
 export interface ListenerOptions {
   interfaces: readonly string[];

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
 import type { ChannelBindingType } from "../c2s/sasl/index.js";
 import type { Transport } from "../c2s/transport.js";
-import type { TlsContexts } from "./listeners.js";
+import type { TlsContexts } from "./certs.js";
 
 /**
  * tls-server-end-point data per secure context. getCertificate() turns the whole

@@ -11,7 +11,7 @@ import { validateConfig } from "../../src/config/index.js";
 import type { Config } from "../../src/config/index.js";
 import {
   CertificateError,
-  createSniContexts,
+  tlsContexts,
   generateSelfSigned,
   loadCertificates,
 } from "../../src/net/certs.js";
@@ -304,24 +304,25 @@ describe("certificates", () => {
     });
   });
 
-  describe("createSniContexts", () => {
+  describe("tlsContexts (the listeners' certificates)", () => {
     for (const mode of ["TLSSocket (STARTTLS)", "tls.createServer (direct TLS)"]) {
-      it(`SNI picks the context of the requested domain, a covering wildcard, or the default: ${mode}`, async () => {
+      it(`SNI picks the context of the requested domain, a covering wildcard, or the default domain's: ${mode}`, async () => {
         await generateSelfSigned("a.test", tmp);
         await generateSelfSigned("b.test", tmp);
         const { certificates } = await loadCertificates(configFor(["a.test", "b.test"], tmp));
-        const { defaultContext, sniCallback, serverOptions } = createSniContexts(certificates);
+        // The default domain is the second one: the fallback follows it, not the map's order.
+        const tls = tlsContexts(certificates, "b.test");
         const server = mode.startsWith("TLSSocket")
           ? createNetServer((sock) => {
               const s = new TLSSocket(sock, {
                 isServer: true,
-                secureContext: defaultContext,
-                SNICallback: sniCallback,
+                secureContext: tls.contextFor("b.test"),
+                SNICallback: tls.sniCallback,
               });
               s.on("secure", () => s.end());
               s.on("error", () => sock.destroy());
             })
-          : createServer(serverOptions, (s) => s.end());
+          : createServer({ ...tls.defaultPems, SNICallback: tls.sniCallback }, (s) => s.end());
         await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
         const port = (server.address() as AddressInfo).port;
         const peerCn = (servername?: string) =>
@@ -336,11 +337,11 @@ describe("certificates", () => {
             s.on("error", fail);
           });
         try {
-          expect(await peerCn("b.test")).to.equal("b.test");
           expect(await peerCn("A.TEST")).to.equal("a.test");
-          expect(await peerCn("conference.b.test")).to.equal("b.test");
-          expect(await peerCn("unknown.example")).to.equal("a.test");
-          expect(await peerCn(undefined)).to.equal("a.test");
+          expect(await peerCn("b.test.")).to.equal("b.test");
+          expect(await peerCn("conference.a.test")).to.equal("a.test");
+          expect(await peerCn("unknown.example")).to.equal("b.test");
+          expect(await peerCn(undefined)).to.equal("b.test");
         } finally {
           server.close();
         }
@@ -348,7 +349,7 @@ describe("certificates", () => {
     }
 
     it("no certificates at all is an error", () => {
-      expect(() => createSniContexts(new Map())).to.throw(CertificateError);
+      expect(() => tlsContexts(new Map(), "a.test")).to.throw(CertificateError);
     });
   });
 });
