@@ -1,5 +1,6 @@
 // How the compliance officer's commands scale: fills an audit trail with N
-// message records (through the real writer), then times `parley audit verify`,
+// message records (through the real writer; half of them deliveries recorded
+// as references, as the server writes them), then times `parley audit verify`,
 // `export --format jsonl|csv|eml` and a full-text search on it, as child
 // processes, with their peak memory. Measures, asserts nothing.
 //   node bench/audit-export.mjs [records=1000000]
@@ -18,14 +19,22 @@ const writer = new AuditWriter(db, { commitWindowMs: 2, maxBatch: 2000 }, nullLo
 const users = Array.from({ length: 100 }, (_, i) => `user${i}@localhost`);
 const t0 = Date.now() - total * 10; // spread over the last total*10 ms
 let pending = [];
+let sent = null;
 for (let i = 0; i < total; i++) {
-  const from = users[i % 100], to = users[(i * 7 + 3) % 100];
-  const body = `message ${i} about ${i % 13 === 0 ? "wire transfer" : "lunch"}`;
-  pending.push(writer.append({
-    ts: t0 + i * 10, direction: i % 2 ? "out" : "in", session: "s", account: from, resource: "r", remote: "127.0.0.1",
-    kind: "message", type: "chat", stanzaId: `m${i}`, from: `${from}/r`, to, detail: null, body,
-    xml: `<message type="chat" to="${to}" id="m${i}" from="${from}/r"><body>${body}</body></message>`,
-  }));
+  // As the server records a message: received (with its XML and body), then
+  // delivered (a reference to the received record, see NewRecord.sameAs).
+  const m = i >> 1, from = users[m % 100], to = users[(m * 7 + 3) % 100];
+  const body = `message ${m} about ${m % 13 === 0 ? "wire transfer" : "lunch"}`;
+  const xml = `<message type="chat" to="${to}" id="m${m}" from="${from}/r"><body>${body}</body></message>`;
+  const record = i % 2 === 0
+    ? { direction: "in", account: from, body, sameAs: undefined }
+    : { direction: "out", account: to, body: null, sameAs: sent };
+  const r = {
+    ts: t0 + i * 10, session: "s", resource: "r", remote: "127.0.0.1",
+    kind: "message", type: "chat", stanzaId: `m${m}`, from: `${from}/r`, to, detail: null, xml, ...record,
+  };
+  if (i % 2 === 0) sent = r;
+  pending.push(writer.append(r));
   if (pending.length >= 20000) { await Promise.all(pending); pending = []; }
 }
 await Promise.all(pending);
@@ -45,4 +54,5 @@ time("audit export csv", ["audit", "export", "--format", "csv", "-o", join(dir, 
 time("audit export eml", ["audit", "export", "--format", "eml", "-o", join(dir, "eml")]);
 time("audit search --text 'wire transfer'", ["audit", "search", "--text", "wire transfer", "--limit", "100000"]);
 time("audit search --participant user7@localhost", ["audit", "search", "--participant", "user7@localhost", "--limit", "100000"]);
-await rm(dir, { recursive: true, force: true });
+if (process.env.KEEP) console.log(`kept: ${dir}`);
+else await rm(dir, { recursive: true, force: true });

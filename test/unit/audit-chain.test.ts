@@ -229,7 +229,7 @@ describe("audit: hash chain, verify, retention", () => {
     expect((await verifyChain(db)).badSeq).to.equal(5);
   });
 
-  it("a delivery recorded as a reference to its inbound record: one copy of the XML, resolved for readers, verified", async () => {
+  it("a delivery recorded as a reference to its inbound record: one copy of the XML, resolved for readers, found by text, verified", async () => {
     const sent = message(1);
     const delivered: NewRecord = { ...sent, direction: "out", session: "s2", account: "bob@x", resource: "b", sameAs: sent };
     await db.transaction(() => appendInTransaction(db, [sent, delivered]));
@@ -242,6 +242,16 @@ describe("audit: hash chain, verify, retention", () => {
     const read = [];
     for await (const r of iterateRecords(db, {})) read.push(r);
     expect(read.map((r) => r.xml)).to.deep.equal([sent.xml, sent.xml]);
+    // A text search finds the delivery too, though only the message's body is indexed.
+    const found = async (f: Parameters<typeof iterateRecords>[1]) => {
+      const seqs: number[] = [];
+      for await (const r of iterateRecords(db, f)) seqs.push(r.seq);
+      return seqs;
+    };
+    expect(await found({ text: "hello 1" })).to.deep.equal([1, 2]);
+    expect(await found({ text: "hello 1", directions: ["out"] })).to.deep.equal([2]);
+    expect(await found({ text: "hello 1", participant: "bob@x" })).to.deep.equal([1, 2]);
+    expect(await found({ text: "goodbye" })).to.deep.equal([]);
     expect((await verifyChain(db)).ok).to.equal(true);
     // Pointing the reference elsewhere, or giving the record XML of its own, is caught.
     await db.run("UPDATE records SET ref = 0 WHERE seq = 2");
