@@ -173,6 +173,7 @@ export class Negotiation {
     }
     this.user = local;
     this.mechanism = null;
+    stream.transport.releaseChannelBindings();
     stream.ctx.throttle.succeed(stream.remoteAddress);
     stream.log.info("authenticated", { jid: `${local}@${stream.domain}`, mechanism: this.mechanismName, address: stream.remoteAddress });
     // The SASL payloads themselves are never recorded.

@@ -25,6 +25,8 @@ export interface Transport {
   startTls(servername: string): Promise<void>;
   /** Channel-binding data available on this connection (empty unless secure). */
   channelBindings(): Map<ChannelBindingType, Buffer>;
+  /** Authenticated: nothing binds to the channel again (the restarted stream offers no SASL), so its data can go. */
+  releaseChannelBindings(): void;
   /** TLS protocol and cipher, for logs and audit. */
   tlsInfo(): { protocol: string; cipher: string } | null;
 }
