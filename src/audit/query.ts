@@ -97,18 +97,21 @@ async function referencesToText(db: SqliteDb, text: string): Promise<number[]> {
  * text five times slower than without it.
  */
 function refsForPage(refs: readonly number[], after: number, block: number | null): string | null {
-  const from = block === null ? after + 1 : Math.max(after + 1, block * BLOCK_SIZE);
-  const to = block === null ? Infinity : (block + 1) * BLOCK_SIZE;
+  const start = firstAtLeast(refs, block === null ? after + 1 : Math.max(after + 1, block * BLOCK_SIZE));
+  const end = block === null ? refs.length : firstAtLeast(refs, (block + 1) * BLOCK_SIZE);
+  return end > start ? JSON.stringify(refs.slice(start, end)) : null;
+}
+
+/** The index of the first of the ascending `values` that is at least `min` (binary search). */
+function firstAtLeast(values: readonly number[], min: number): number {
   let lo = 0;
-  let hi = refs.length;
+  let hi = values.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (refs[mid]! < from) lo = mid + 1;
+    if (values[mid]! < min) lo = mid + 1;
     else hi = mid;
   }
-  let end = lo;
-  while (end < refs.length && refs[end]! < to) end++;
-  return end > lo ? JSON.stringify(refs.slice(lo, end)) : null;
+  return lo;
 }
 
 const PARTICIPANT_COLUMNS = ["account", "from_bare", "to_bare"];

@@ -11,15 +11,14 @@ import { APPEND_SQL, chainHead } from "./store.js";
 type Head = { seq: number; hash: string } | undefined;
 
 /**
- * Chains records after `head`: their seqs, the new head and the JSON documents
- * to insert. Allocates no per-record objects beyond the strings it must build:
+ * Chains records after `head`: sets their seqs, returns the new head and the
+ * JSON documents to insert. Allocates no per-record objects beyond the strings it must build:
  * at thousands of records a second, copies of each record were a fair part of
  * the garbage collector's work.
  */
-function encode(records: readonly NewRecord[], head: Head): { seqs: number[]; head: Head; rows: string; bodies: string | null } {
+function encode(records: readonly NewRecord[], head: Head): { head: Head; rows: string; bodies: string | null } {
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS;
-  const seqs: number[] = [];
   const rows: string[] = [];
   const bodies: string[] = [];
   for (const r of records) {
@@ -32,14 +31,12 @@ function encode(records: readonly NewRecord[], head: Head): { seqs: number[]; he
     const text = canonicalOf(seq, r, ref === null ? r.xml : null, ref);
     const digest = sha256(text); // the body is not hashed: it is an index, derived from xml
     const hash = chainHash(prev, digest);
-    seqs.push(seq);
     rows.push(`[${text},"${prev}","${digest}","${hash}"]`);
     if (ref === null && r.body !== null) bodies.push(`[${seq},${JSON.stringify(r.body)}]`);
     prev = hash;
   }
   return {
-    seqs,
-    head: seqs.length ? { seq, hash: prev } : head,
+    head: records.length ? { seq, hash: prev } : head,
     rows: `[${rows.join(",")}]`,
     bodies: bodies.length ? `[${bodies.join(",")}]` : null,
   };
@@ -62,12 +59,13 @@ export async function appendInTransaction(
   /** The head as read earlier in this same transaction (purge deletes rows before appending). */
   knownHead?: { seq: number; hash: string },
 ): Promise<number[]> {
-  return (await appendEncoded(db, records, knownHead ?? (await chainHead(db)))).seqs;
+  await appendEncoded(db, records, knownHead ?? (await chainHead(db)));
+  return records.map((r) => r.seq!);
 }
 
 async function appendEncoded(db: SqliteDb, records: readonly NewRecord[], head: Head): Promise<ReturnType<typeof encode>> {
   const encoded = encode(records, head);
-  if (encoded.seqs.length > 0) await insertEncoded(db, encoded);
+  if (records.length > 0) await insertEncoded(db, encoded);
   return encoded;
 }
 
