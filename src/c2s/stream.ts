@@ -14,6 +14,7 @@ import { NS } from "../xmpp/ns.js";
 import { Negotiation } from "./negotiation.js";
 import type { AuthThrottle } from "./throttle.js";
 import type { Transport } from "./transport.js";
+import { WriteAhead } from "./write-ahead.js";
 
 export interface C2sContext {
   core: Core;
@@ -25,20 +26,8 @@ export interface C2sContext {
 
 type State = "header" | "negotiating" | "bound" | "closed";
 
-/**
- * The commit of each inbound stanza's audit record, by element: the router hands
- * the same element to the recipient's send(), which waits for this commit as well
- * as its own. Routing does not wait for the inbound commit, so both records
- * usually share one commit group (one fsync per message, not two). A property,
- * not a WeakMap: see INBOUND_RECORD in audit/sink.ts.
- */
-const INBOUND_COMMIT = Symbol("inbound commit");
-type CommittedElement = Element & { [INBOUND_COMMIT]?: Promise<void> };
-
 /** Pending stanzas per session beyond which we stop reading its socket. */
 const MAX_QUEUED = 64;
-/** Inbound stanzas of one session whose audit records may be uncommitted at once. */
-const MAX_UNCOMMITTED = 32;
 const CLOSE_GRACE_MS = 2000;
 
 export class C2sStream implements ClientSession {
@@ -65,11 +54,7 @@ export class C2sStream implements ClientSession {
   private timer: NodeJS.Timeout | null = null;
   private readonly connectedAt = Date.now();
   private closeReason = "closed";
-  /** Outbound writes wait for their audit commit, in the order send() was called. */
-  private outbound: Promise<void> = Promise.resolve();
-  /** The newest inbound record's commit: replies to this session wait for it too. */
-  private lastInbound: Promise<void> = Promise.resolve();
-  private uncommitted = 0;
+  private readonly writeAhead: WriteAhead;
 
   constructor(
     readonly ctx: C2sContext,
@@ -79,6 +64,7 @@ export class C2sStream implements ClientSession {
     this.log = ctx.log.child(this.id);
     this.parser = this.createParser();
     this.negotiation = new Negotiation(this);
+    this.writeAhead = new WriteAhead(this);
     transport.onData((chunk) => this.onData(chunk));
     transport.onClose((reason) => void this.onTransportClosed(reason));
     this.scheduleTimer(limits.auth_timeout_seconds * 1000);
@@ -162,7 +148,7 @@ export class C2sStream implements ClientSession {
     this.draining = true;
     this.transport.pause();
     await this.queue;
-    await this.outbound;
+    await this.writeAhead.flushed;
   }
 
   private onData(chunk: Buffer): void {
@@ -265,26 +251,13 @@ export class C2sStream implements ClientSession {
     el.attrs.from = this.jid.toString();
     // Write-ahead: nothing derived from this stanza is written to any socket before
     // this record is committed (send() waits for it); a failure closes this stream.
-    const recorded = this.ctx.audit.stanza("in", this.auditParty(), el);
-    this.uncommitted++;
-    const settled = recorded.then(
-      () => void this.uncommitted--,
-      (err: unknown) => {
-        this.uncommitted--;
-        this.auditFailed(err);
-      },
-    );
-    (el as CommittedElement)[INBOUND_COMMIT] = recorded;
-    this.lastInbound = recorded;
+    const committed = this.writeAhead.recordIn(el);
     await this.route(el);
-    // Pipelined: the next stanza is routed while this record commits, so one group
-    // commit serves many stanzas of this session; the window bounds what a fast
-    // sender can have in flight ahead of the audit writer.
-    if (this.uncommitted >= MAX_UNCOMMITTED) await settled;
+    if (this.writeAhead.windowFull) await committed;
   }
 
   /** Fail closed: a stanza whose record cannot be committed is never delivered, and the stream ends. */
-  private auditFailed(err: unknown): void {
+  auditFailed(err: unknown): void {
     if (this.state === "closed") return;
     this.log.error("audit record not committed: stanza not delivered, closing the stream", { error: (err as Error).message });
     void this.close("internal-server-error", "the audit trail cannot be written");
@@ -319,7 +292,7 @@ export class C2sStream implements ClientSession {
     this.scheduleTimer(this.ctx.core.config.limits.idle_timeout_seconds * 1000);
   }
 
-  /** Writes raw XML; only negotiation and the stream itself use this. */
+  /** Writes raw XML; only negotiation, write-ahead and the stream itself use this. */
   sendRaw(data: string): void {
     if (this.state === "closed") return;
     if (this.ctx.core.log.enabled("trace")) this.log.trace("out", { xml: data });
@@ -327,24 +300,14 @@ export class C2sStream implements ClientSession {
   }
 
   /**
-   * Write-ahead: the stanza reaches the socket only after its audit record (and
+   * Write-ahead (write-ahead.ts): the stanza reaches the socket only after its audit record (and
    * the record of the inbound stanza it came from) is committed; writes stay in
    * call order. Resolves once queued, so a sender never waits for a recipient's
    * fsync. A stanza whose record cannot be committed is not delivered: this
    * stream closes with internal-server-error (fail closed).
    */
   send(el: Element): Promise<void> {
-    if (this.state === "closed") return Promise.resolve();
-    const text = el.toString();
-    const own = this.ctx.audit.stanza("out", this.auditParty(), el, text);
-    const committed = Promise.all([own, (el as CommittedElement)[INBOUND_COMMIT], this.lastInbound]);
-    committed.catch(() => undefined); // handled in the chain below, once earlier writes are done
-    this.outbound = this.outbound
-      .then(() => committed)
-      .then(
-        () => this.sendRaw(text),
-        (err: unknown) => this.auditFailed(err),
-      );
+    if (this.state !== "closed") this.writeAhead.write(el);
     return Promise.resolve();
   }
 
