@@ -1,6 +1,7 @@
 // One client-to-server stream (RFC 6120): the XML stream, its negotiation
 // (STARTTLS, SASL, bind) as a small state machine, and once bound, the
-// in-order processing of stanzas. Transport-agnostic: see transport.ts.
+// in-order processing of stanzas. Transport-agnostic: see transport.ts. Its
+// parts: negotiation.ts, write-ahead.ts (audit before any write), keepalive.ts.
 
 import { randomBytes } from "node:crypto";
 import type { AuditParty, AuditSink, Detail, SessionEvent } from "../audit/sink.js";
@@ -11,6 +12,7 @@ import { type Element, StreamParser, type StreamHeader, escapeXml, xml } from ".
 import { type StreamErrorCondition, StanzaError, errorReply, streamError } from "../xmpp/errors.js";
 import { Jid, prepDomain } from "../xmpp/jid.js";
 import { NS } from "../xmpp/ns.js";
+import { Keepalive } from "./keepalive.js";
 import { Negotiation } from "./negotiation.js";
 import type { AuthThrottle } from "./throttle.js";
 import type { Transport } from "./transport.js";
@@ -49,9 +51,7 @@ export class C2sStream implements ClientSession {
   /** The hosted domain the client asked for in its stream header. */
   domain = "";
   readonly log: Logger;
-  private lastInput = Date.now();
-  private pingSent = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly keepalive: Keepalive;
   private readonly connectedAt = Date.now();
   private closeReason = "closed";
   private readonly writeAhead: WriteAhead;
@@ -60,14 +60,14 @@ export class C2sStream implements ClientSession {
     readonly ctx: C2sContext,
     readonly transport: Transport,
   ) {
-    const limits = ctx.core.config.limits;
     this.log = ctx.log.child(this.id);
     this.parser = this.createParser();
     this.negotiation = new Negotiation(this);
     this.writeAhead = new WriteAhead(this);
+    this.keepalive = new Keepalive(this);
     transport.onData((chunk) => this.onData(chunk));
     transport.onClose((reason) => void this.onTransportClosed(reason));
-    this.scheduleTimer(limits.auth_timeout_seconds * 1000);
+    this.keepalive.schedule(ctx.core.config.limits.auth_timeout_seconds * 1000);
     this.log.debug("connected", { address: transport.remoteAddress, tls: transport.secure });
     // First in the queue: nothing this connection sends is handled before its connect record.
     this.noteEvent("connect", { tls: transport.secure });
@@ -88,6 +88,10 @@ export class C2sStream implements ClientSession {
 
   get isBound(): boolean {
     return this.state === "bound";
+  }
+
+  get isClosed(): boolean {
+    return this.state === "closed";
   }
 
   /** Who audit records of this stream are about; `account` before binding (authentication). */
@@ -153,8 +157,7 @@ export class C2sStream implements ClientSession {
 
   private onData(chunk: Buffer): void {
     if (this.state === "closed" || this.draining) return;
-    this.lastInput = Date.now();
-    this.pingSent = 0;
+    this.keepalive.input();
     this.parser.write(chunk);
   }
 
@@ -289,7 +292,7 @@ export class C2sStream implements ClientSession {
   bind(jid: Jid): void {
     this.boundJid = jid;
     this.state = "bound";
-    this.scheduleTimer(this.ctx.core.config.limits.idle_timeout_seconds * 1000);
+    this.keepalive.schedule(this.ctx.core.config.limits.idle_timeout_seconds * 1000);
   }
 
   /** Writes raw XML; only negotiation, write-ahead and the stream itself use this. */
@@ -341,7 +344,7 @@ export class C2sStream implements ClientSession {
   }
 
   private async doFinish(reason: string): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    this.keepalive.stop();
     if (this.boundJid && this.ctx.core.sessions.unbind(this)) {
       this.log.info("session ended", { jid: this.boundJid.toString(), reason, seconds: Math.round((Date.now() - this.connectedAt) / 1000) });
       // Let stanzas already queued finish first, so presence goes out in order.
@@ -353,32 +356,5 @@ export class C2sStream implements ClientSession {
     await this.auditEvent("end", { reason, seconds: Math.round((Date.now() - this.connectedAt) / 1000) }).catch((err: unknown) => {
       this.log.error("audit record of the session end not committed", { error: (err as Error).message });
     });
-  }
-
-  /** Authentication deadline before bind; idle ping and connection-timeout after it. */
-  private scheduleTimer(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.onTimer(), ms);
-    this.timer.unref();
-  }
-
-  private onTimer(): void {
-    if (this.state === "closed") return;
-    const limits = this.ctx.core.config.limits;
-    if (this.state !== "bound") return void this.close("connection-timeout", "authentication took too long");
-    const idle = Date.now() - this.lastInput;
-    const idleMs = limits.idle_timeout_seconds * 1000;
-    if (this.pingSent && Date.now() - this.pingSent >= limits.ping_timeout_seconds * 1000) {
-      return void this.close("connection-timeout", "no answer to ping");
-    }
-    if (!this.pingSent && idle >= idleMs) {
-      // XEP-0199 4.3: a server-to-client ping; any input counts as the answer.
-      this.pingSent = Date.now();
-      this.send(xml("iq", { type: "get", id: `ping-${this.pingSent}`, from: this.domain, to: this.jid.toString() }, xml("ping", { xmlns: NS.PING }))).catch(
-        () => undefined, // send() has closed the stream already
-      );
-      return this.scheduleTimer(limits.ping_timeout_seconds * 1000);
-    }
-    this.scheduleTimer(this.pingSent ? limits.ping_timeout_seconds * 1000 : Math.max(1000, idleMs - idle));
   }
 }
