@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
 import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, dropConnection, isPresence, subscribeBoth } from "./im-inbox.js";
+import { type Inbox, barrier, connect, dropConnection, isPresence, subscribeBoth } from "../harness/im-inbox.js";
 
 describe("RFC 6121 4: presence", function () {
   let ts: TestServer;

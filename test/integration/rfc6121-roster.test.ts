@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { xml } from "@xmpp/client";
 import type { Config } from "../../src/config/types.js";
 import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, errorCondition, isRosterPush, pushedItem, rosterGet, rosterSet } from "./im-inbox.js";
+import { type Inbox, barrier, connect, errorCondition, isRosterPush, pushedItem, rosterGet, rosterSet } from "../harness/im-inbox.js";
 
 describe("RFC 6121 2: roster management", function () {
   let ts: TestServer;

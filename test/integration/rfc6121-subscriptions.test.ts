@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
 import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, isPresence, isRosterPush, pushedItem, rosterGet } from "./im-inbox.js";
+import { type Inbox, barrier, connect, isPresence, isRosterPush, pushedItem, rosterGet } from "../harness/im-inbox.js";
 
 describe("RFC 6121 3: presence subscriptions", function () {
   let ts: TestServer;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/types.js";
 import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, isPresence, rosterGet } from "./im-inbox.js";
+import { type Inbox, barrier, connect, isPresence, rosterGet } from "../harness/im-inbox.js";
 
 const chat = (to: string, body: string, ...extra: ReturnType<typeof xml>[]) => xml("message", { to, type: "chat" }, xml("body", {}, body), ...extra);
 const withBody = (body: string) => (s: { name: string; getChildText(n: string): string | null }) => s.name === "message" && s.getChildText("body") === body;

@@ -3,7 +3,7 @@
 // proves something did NOT arrive without any timing assumption.
 
 import { xml, type XmlElement } from "@xmpp/client";
-import { type Client, connectClient } from "../harness/clients.js";
+import { type Client, connectClient } from "./clients.js";
 
 export type Match = (s: XmlElement) => boolean;
 
