@@ -1,9 +1,11 @@
-// What the RFC 6121 integration tests need on top of xmpp.js: every stanza a
-// client receives, kept in order, waited for by predicate; and a barrier that
-// proves something did NOT arrive without any timing assumption.
+// What the RFC 6121 integration tests need on top of xmpp.js: one server per
+// describe block; every stanza a client receives, kept in order, waited for by
+// predicate; and a barrier that proves something did NOT arrive without any
+// timing assumption.
 
 import { xml, type XmlElement } from "@xmpp/client";
 import { type Client, connectClient } from "./clients.js";
+import { type ConfigOverrides, type TestServer, startTestServer } from "./server.js";
 
 export type Match = (s: XmlElement) => boolean;
 
@@ -69,6 +71,46 @@ export async function connect(port: number, username: string, password: string, 
   const client = await connectClient({ port, username, password, resource });
   client.iqCallee.set("jabber:iq:roster", "query", () => ({}));
   return new Inbox(client);
+}
+
+export interface SuiteServer {
+  /** The server, once the describe block's before hook has started it. */
+  readonly ts: TestServer;
+  /** Logs in an account added with password "pw"; the client is stopped after the test. */
+  login(user: string, resource?: string): Promise<Inbox>;
+}
+
+/**
+ * Registers hooks in the calling describe block: one server started before its
+ * tests and stopped after them, and every client from login() stopped after
+ * each test, so no session outlives the test that opened it.
+ */
+export function suiteServer(overrides?: ConfigOverrides): SuiteServer {
+  let started: TestServer | null = null;
+  const open: Inbox[] = [];
+  before(async () => {
+    started = await startTestServer(overrides);
+  });
+  after(async () => {
+    await started?.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
+  });
+  const server = (): TestServer => {
+    if (!started) throw new Error("the server starts in the describe block's before hook");
+    return started;
+  };
+  return {
+    get ts() {
+      return server();
+    },
+    async login(user, resource) {
+      const c = await connect(server().starttlsPort, user, "pw", resource);
+      open.push(c);
+      return c;
+    },
+  };
 }
 
 /**

@@ -4,36 +4,20 @@
 
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
-import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, dropConnection, isPresence, subscribeBoth } from "../harness/im-inbox.js";
+import { type Inbox, barrier, dropConnection, isPresence, subscribeBoth, suiteServer } from "../harness/im-inbox.js";
 
 describe("RFC 6121 4: presence", function () {
-  let ts: TestServer;
-  const open: Inbox[] = [];
+  const suite = suiteServer();
   let n = 0;
-  const login = async (user: string, resource = "r") => {
-    const c = await connect(ts.starttlsPort, user, "pw", resource);
-    open.push(c);
-    return c;
-  };
+  const login = (user: string, resource = "r") => suite.login(user, resource);
   /** u and c subscribed both ways; x is a stranger. */
   const trio = async (): Promise<[Inbox, Inbox, Inbox]> => {
     n++;
-    for (const p of ["u", "c", "x"]) await ts.addUser(`${p}${n}`, "pw");
+    for (const p of ["u", "c", "x"]) await suite.ts.addUser(`${p}${n}`, "pw");
     const [u, c, x] = [await login(`u${n}`), await login(`c${n}`), await login(`x${n}`)];
     await subscribeBoth(u, c);
     return [u, c, x];
   };
-
-  before(async () => {
-    ts = await startTestServer();
-  });
-  after(async () => {
-    await ts.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
-  });
 
   it("RFC 6121 4.2.2: initial presence goes to subscribers and to the user's own resources, not to strangers", async () => {
     const [u, c, x] = await trio();
@@ -157,7 +141,7 @@ describe("RFC 6121 4: presence", function () {
   describe("rosters changed while online", function () {
     it("RFC 6121 3.1.5 + 4.4.2: a subscription approved while online reaches the next broadcast", async () => {
       n++;
-      for (const p of ["u", "c"]) await ts.addUser(`${p}${n}`, "pw");
+      for (const p of ["u", "c"]) await suite.ts.addUser(`${p}${n}`, "pw");
       const [u, c] = [await login(`u${n}`), await login(`c${n}`)];
       await u.send(xml("presence")); // u's roster (empty) is read, and cached, here
       await c.send(xml("presence"));
@@ -184,12 +168,12 @@ describe("RFC 6121 4: presence", function () {
 
     it("RFC 6121 4.3.2: a probe is answered by the online contact's roster as it is now", async () => {
       n++;
-      for (const p of ["u", "c"]) await ts.addUser(`${p}${n}`, "pw");
+      for (const p of ["u", "c"]) await suite.ts.addUser(`${p}${n}`, "pw");
       const [u, c] = [await login(`u${n}`), await login(`c${n}`)];
       await c.send(xml("presence")); // c's roster (empty) is read, and cached, here
       await barrier(c, u);
       // Written as the modules write (through the server's storage): u's side says c lets u see.
-      const roster = ts.server.core.storage.roster;
+      const roster = suite.ts.server.core.storage.roster;
       const item = (jid: string, subscription: "both" | "from") => ({ jid, name: null, groups: [], subscription, ask: false, approved: false });
       await roster.update(u.bare, c.bare, () => item(c.bare, "both"));
       const u2 = await login(u.bare.split("@")[0]!, "two");

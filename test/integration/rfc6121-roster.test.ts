@@ -4,32 +4,19 @@
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
 import type { Config } from "../../src/config/types.js";
-import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, errorCondition, isRosterPush, pushedItem, rosterGet, rosterSet } from "../harness/im-inbox.js";
+import { barrier, errorCondition, isRosterPush, pushedItem, rosterGet, rosterSet, suiteServer } from "../harness/im-inbox.js";
 
 describe("RFC 6121 2: roster management", function () {
-  let ts: TestServer;
-  const open: Inbox[] = [];
-  const login = async (user: string, resource?: string) => {
-    const c = await connect(ts.starttlsPort, user, "pw", resource);
-    open.push(c);
-    return c;
-  };
+  const suite = suiteServer();
+  const login = suite.login;
 
   before(async () => {
-    ts = await startTestServer();
-    for (const u of ["alice", "bob", "carol", "dave", "erin"]) await ts.addUser(u, "pw");
-  });
-  after(async () => {
-    await ts.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
+    for (const u of ["alice", "bob", "carol", "dave", "erin"]) await suite.ts.addUser(u, "pw");
   });
 
   it("RFC 6121 2.6.1 + 3.4.1: roster versioning and pre-approval are offered as stream features", () => {
     // The features after authentication (next to bind) are built from this registry.
-    const features = [...ts.server.core.streamFeatures].map((b) => b({ secure: true })?.toString() ?? "");
+    const features = [...suite.ts.server.core.streamFeatures].map((b) => b({ secure: true })?.toString() ?? "");
     expect(features).to.include('<ver xmlns="urn:xmpp:features:rosterver"/>');
     expect(features).to.include('<sub xmlns="urn:xmpp:features:pre-approval"/>');
   });
@@ -144,9 +131,9 @@ describe("RFC 6121 2: roster management", function () {
   });
 
   it("RFC 6121 2.3.3: past the configured maximum (modules.roster.max_items) a new item is not-allowed", async () => {
-    const limited = { ...ts.config, modules: { roster: { max_items: 2 } } } as unknown as Config;
-    const saved = ts.server.config;
-    await ts.server.reload(limited);
+    const limited = { ...suite.ts.config, modules: { roster: { max_items: 2 } } } as unknown as Config;
+    const saved = suite.ts.server.config;
+    await suite.ts.server.reload(limited);
     try {
       const c = await login("carol");
       await rosterSet(c, { jid: "one@localhost" });
@@ -155,30 +142,21 @@ describe("RFC 6121 2: roster management", function () {
       // Updating an item that is already there is still allowed.
       expect((await rosterSet(c, { jid: "two@localhost", name: "Two" })).attrs.type).to.equal("result");
     } finally {
-      await ts.server.reload(saved);
+      await suite.ts.server.reload(saved);
     }
   });
 });
 
 describe("RFC 6120 10.5 and 8.1.2.1: iq routing and 'from' stamping", function () {
-  let ts: TestServer;
-  const open: Inbox[] = [];
+  const suite = suiteServer();
   before(async () => {
-    ts = await startTestServer();
-    await ts.addUser("alice", "pw");
-    await ts.addUser("bob", "pw");
-  });
-  after(async () => {
-    await ts.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
+    await suite.ts.addUser("alice", "pw");
+    await suite.ts.addUser("bob", "pw");
   });
 
   it("RFC 6120 10.5.4: an iq to a connected full JID is routed to that resource", async () => {
-    const a = await connect(ts.starttlsPort, "alice", "pw", "desk");
-    const b = await connect(ts.starttlsPort, "bob", "pw", "phone");
-    open.push(a, b);
+    const a = await suite.login("alice", "desk");
+    const b = await suite.login("bob", "phone");
     b.client.iqCallee.get("urn:example:echo", "echo", () => xml("echo", { xmlns: "urn:example:echo" }, "pong"));
     const reply = await a.iq(xml("iq", { type: "get", to: b.jid }, xml("echo", { xmlns: "urn:example:echo" })));
     expect(reply.attrs.from).to.equal(b.jid);
@@ -186,38 +164,33 @@ describe("RFC 6120 10.5 and 8.1.2.1: iq routing and 'from' stamping", function (
   });
 
   it("RFC 6120 10.5.4: an iq to an offline resource is service-unavailable", async () => {
-    const a = await connect(ts.starttlsPort, "alice", "pw");
-    open.push(a);
+    const a = await suite.login("alice");
     const req = xml("iq", { type: "get", to: "bob@localhost/gone" }, xml("echo", { xmlns: "urn:example:echo" }));
     expect(await errorCondition(a.iq(req))).to.equal("service-unavailable");
   });
 
   it("RFC 6120 10.5.3: an iq to a bare JID in an unknown namespace is service-unavailable", async () => {
-    const a = await connect(ts.starttlsPort, "alice", "pw");
-    open.push(a);
+    const a = await suite.login("alice");
     const req = xml("iq", { type: "get", to: "bob@localhost" }, xml("query", { xmlns: "urn:example:unknown" }));
     expect(await errorCondition(a.iq(req))).to.equal("service-unavailable");
   });
 
   it("RFC 6120 8.1.2.1: the server stamps 'from'; a client's own bare JID is accepted and replaced", async () => {
-    const a = await connect(ts.starttlsPort, "alice", "pw", "desk");
-    const b = await connect(ts.starttlsPort, "bob", "pw", "phone");
-    open.push(a, b);
+    const a = await suite.login("alice", "desk");
+    const b = await suite.login("bob", "phone");
     await a.send(xml("message", { to: b.jid, from: a.bare, type: "chat" }, xml("body", {}, "stamped")));
     const got = await b.next((s) => s.name === "message" && s.getChildText("body") === "stamped");
     expect(got.attrs.from).to.equal(a.jid);
   });
 
   it("RFC 6120 8.1.2.1: a forged 'from' is never delivered (the stream is closed)", async () => {
-    const a = await connect(ts.starttlsPort, "alice", "pw", "desk");
-    const b = await connect(ts.starttlsPort, "bob", "pw", "phone");
-    open.push(a, b);
+    const a = await suite.login("alice", "desk");
+    const b = await suite.login("bob", "phone");
     const closed = new Promise<string>((resolve) => a.client.on("error", (e: Error & { condition?: string }) => resolve(e.condition ?? e.message)));
     await a.send(xml("message", { to: b.jid, from: "carol@localhost/evil", type: "chat" }, xml("body", {}, "forged")));
     expect(await closed).to.equal("invalid-from");
     // bob talks to himself: once that arrives, anything alice's stream produced before it was handled.
-    const b2 = await connect(ts.starttlsPort, "bob", "pw", "tablet");
-    open.push(b2);
+    const b2 = await suite.login("bob", "tablet");
     await barrier(b2, b);
     expect(b.some((s) => s.getChildText("body") === "forged")).to.equal(false);
   });

@@ -3,21 +3,18 @@
 
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
-import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, isPresence, isRosterPush, pushedItem, rosterGet } from "../harness/im-inbox.js";
+import { type Inbox, barrier, isPresence, isRosterPush, pushedItem, rosterGet, suiteServer } from "../harness/im-inbox.js";
 
 describe("RFC 6121 3: presence subscriptions", function () {
-  let ts: TestServer;
-  const open: Inbox[] = [];
+  const suite = suiteServer();
   let n = 0;
   /** Two fresh accounts, logged in, interested in roster pushes, available. */
   const pair = async (): Promise<[Inbox, Inbox]> => {
     n++;
-    await ts.addUser(`u${n}`, "pw");
-    await ts.addUser(`c${n}`, "pw");
-    const u = await connect(ts.starttlsPort, `u${n}`, "pw", "r");
-    const c = await connect(ts.starttlsPort, `c${n}`, "pw", "r");
-    open.push(u, c);
+    await suite.ts.addUser(`u${n}`, "pw");
+    await suite.ts.addUser(`c${n}`, "pw");
+    const u = await suite.login(`u${n}`, "r");
+    const c = await suite.login(`c${n}`, "r");
     for (const x of [u, c]) {
       await rosterGet(x);
       await x.send(xml("presence"));
@@ -27,16 +24,6 @@ describe("RFC 6121 3: presence subscriptions", function () {
     return [u, c];
   };
   const item = async (x: Inbox, jid: string) => pushedItem(await x.next(isRosterPush(jid), `roster push for ${jid}`)).attrs;
-
-  before(async () => {
-    ts = await startTestServer();
-  });
-  after(async () => {
-    await ts.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
-  });
 
   it("RFC 6121 3.1.2: the user's server pushes ask=subscribe and stamps the bare JID", async () => {
     const [u, c] = await pair();
@@ -90,8 +77,7 @@ describe("RFC 6121 3: presence subscriptions", function () {
     await c.client.stop();
     await u.send(xml("presence", { to: c.bare, type: "subscribe" }));
     await item(u, c.bare);
-    const c2 = await connect(ts.starttlsPort, c.bare.split("@")[0]!, "pw", "later");
-    open.push(c2);
+    const c2 = await suite.login(c.bare.split("@")[0]!, "later");
     await barrier(u, c2);
     expect(c2.some(isPresence("subscribe"))).to.equal(false); // not before initial presence
     await c2.send(xml("presence"));
@@ -151,7 +137,7 @@ describe("RFC 6121 3: presence subscriptions", function () {
     await u.send(xml("presence", { to: c.bare, type: "unsubscribe" }));
     expect(await item(u, c.bare)).to.not.have.property("ask");
     await barrier(u, u); // the unsubscribe has reached the contact's side
-    expect(await ts.server.core.storage.roster.pending(c.bare)).to.deep.equal([]);
+    expect(await suite.ts.server.core.storage.roster.pending(c.bare)).to.deep.equal([]);
   });
 
   it("RFC 6121 3.4: a pre-approved subscription is granted without asking the contact", async () => {

@@ -7,39 +7,23 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/types.js";
-import { type TestServer, startTestServer } from "../harness/server.js";
-import { type Inbox, barrier, connect, isPresence, rosterGet } from "../harness/im-inbox.js";
+import { startTestServer } from "../harness/server.js";
+import { barrier, connect, isPresence, rosterGet, suiteServer } from "../harness/im-inbox.js";
 
 const chat = (to: string, body: string, ...extra: ReturnType<typeof xml>[]) => xml("message", { to, type: "chat" }, xml("body", {}, body), ...extra);
 const withBody = (body: string) => (s: { name: string; getChildText(n: string): string | null }) => s.name === "message" && s.getChildText("body") === body;
 
 describe("XEP-0160: offline messages", function () {
-  let ts: TestServer;
-  const open: Inbox[] = [];
+  const suite = suiteServer();
   let n = 0;
   const users = async () => {
     n++;
-    await ts.addUser(`s${n}`, "pw");
-    await ts.addUser(`r${n}`, "pw");
-    const s = await connect(ts.starttlsPort, `s${n}`, "pw", "r");
-    open.push(s);
+    await suite.ts.addUser(`s${n}`, "pw");
+    await suite.ts.addUser(`r${n}`, "pw");
+    const s = await suite.login(`s${n}`, "r");
     return { s, recipient: `r${n}@localhost` };
   };
-  const loginRecipient = async (bare: string) => {
-    const c = await connect(ts.starttlsPort, bare.split("@")[0]!, "pw", "r");
-    open.push(c);
-    return c;
-  };
-
-  before(async () => {
-    ts = await startTestServer();
-  });
-  after(async () => {
-    await ts.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.client.stop().catch(() => undefined)));
-  });
+  const loginRecipient = (bare: string) => suite.login(bare.split("@")[0]!, "r");
 
   it("XEP-0160 2 + XEP-0203: stored and delivered at the next initial presence, with a delay stamp, in order", async () => {
     const { s, recipient } = await users();
@@ -57,7 +41,7 @@ describe("XEP-0160: offline messages", function () {
     expect(delay?.attrs.from).to.equal("localhost");
     expect(Number.isNaN(Date.parse(delay?.attrs.stamp ?? ""))).to.equal(false);
     expect(first.attrs.from).to.equal(s.jid);
-    expect(await ts.server.core.storage.offline.count(recipient)).to.equal(0);
+    expect(await suite.ts.server.core.storage.offline.count(recipient)).to.equal(0);
   });
 
   it("XEP-0160 2: not delivered to a resource with negative priority; delivered once it is non-negative", async () => {
@@ -81,12 +65,12 @@ describe("XEP-0160: offline messages", function () {
     expect(bounced.getChild("error")?.getChild("service-unavailable")).to.not.equal(undefined);
     await barrier(s, s);
     expect(s.all.filter((x) => x.attrs.type === "error")).to.have.length(1);
-    expect(await ts.server.core.storage.offline.count(recipient)).to.equal(0);
+    expect(await suite.ts.server.core.storage.offline.count(recipient)).to.equal(0);
   });
 
   it("XEP-0160 3: past the quota (modules.offline.max_messages) the sender gets an error, never a silent drop", async () => {
-    const saved = ts.server.config;
-    await ts.server.reload({ ...ts.config, modules: { offline: { max_messages: 2 } } } as unknown as Config);
+    const saved = suite.ts.server.config;
+    await suite.ts.server.reload({ ...suite.ts.config, modules: { offline: { max_messages: 2 } } } as unknown as Config);
     try {
       const { s, recipient } = await users();
       await s.send(chat(recipient, "one"));
@@ -95,9 +79,9 @@ describe("XEP-0160: offline messages", function () {
       const err = await s.next((x) => x.name === "message" && x.attrs.type === "error", "quota error");
       expect(err.getChildText("body")).to.equal("three");
       expect(err.getChild("error")?.getChild("service-unavailable")).to.not.equal(undefined);
-      expect(await ts.server.core.storage.offline.count(recipient)).to.equal(2);
+      expect(await suite.ts.server.core.storage.offline.count(recipient)).to.equal(2);
     } finally {
-      await ts.server.reload(saved);
+      await suite.ts.server.reload(saved);
     }
   });
 
@@ -106,7 +90,7 @@ describe("XEP-0160: offline messages", function () {
     await s.send(xml("message", { to: recipient, type: "headline" }, xml("body", {}, "news")));
     await barrier(s, s);
     expect(s.some((x) => x.attrs.type === "error")).to.equal(false);
-    expect(await ts.server.core.storage.offline.count(recipient)).to.equal(0);
+    expect(await suite.ts.server.core.storage.offline.count(recipient)).to.equal(0);
   });
 });
 
