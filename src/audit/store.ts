@@ -6,7 +6,7 @@ import { chmod, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { type Migration, SqliteDb } from "../storage/sqlite/db.js";
-import type { Direction, RecordKind, StoredRecord } from "./record.js";
+import type { StoredRecord } from "./record.js";
 
 export const AUDIT_MIGRATIONS: readonly Migration[] = [
   {
@@ -67,27 +67,13 @@ export const AUDIT_MIGRATIONS: readonly Migration[] = [
  */
 export const BLOCK_BITS = 10;
 
-export interface RecordRow {
-  seq: number;
-  ts: number;
-  direction: Direction;
-  session: string | null;
-  account: string | null;
-  resource: string | null;
-  remote: string | null;
-  kind: RecordKind;
-  type: string | null;
+/** A row of `records` (RECORD_COLUMNS): a stored record, four of its fields under column names. */
+export type RecordRow = Omit<StoredRecord, "stanzaId" | "from" | "to" | "purgedBy"> & {
   stanza_id: string | null;
   from_jid: string | null;
   to_jid: string | null;
-  xml: string | null;
-  detail: string | null;
-  prev: string;
-  digest: string;
-  hash: string;
   purged_by: number | null;
-  ref: number | null;
-}
+};
 
 export function fromRow(r: RecordRow): StoredRecord {
   return {
