@@ -4,29 +4,12 @@ import { readFile } from "node:fs/promises";
 import { auditSettings } from "../../src/audit/config.js";
 import { type AuditSink, SqliteAuditSink } from "../../src/audit/sink.js";
 import { iterateRecords } from "../../src/audit/query.js";
-import { openAuditDb } from "../../src/audit/store.js";
+import { type RecordRow, openAuditDb } from "../../src/audit/store.js";
 import { verifyChain } from "../../src/audit/verify.js";
 import { nullLogger } from "../../src/core/log.js";
 import type { SqliteDb } from "../../src/storage/sqlite/db.js";
 import { type Client, connectClient } from "../harness/clients.js";
 import { type ConfigOverrides, type TestServer, startTestServer } from "../harness/server.js";
-
-interface Row {
-  seq: number;
-  direction: string;
-  session: string | null;
-  account: string | null;
-  resource: string | null;
-  remote: string | null;
-  kind: string;
-  type: string | null;
-  stanza_id: string | null;
-  from_jid: string | null;
-  to_jid: string | null;
-  xml: string | null;
-  detail: string | null;
-  ref: number | null;
-}
 
 async function collectRecords<T>(it: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
@@ -64,7 +47,7 @@ describe("audit trail (issue 5) with xmpp.js clients", function () {
     clients.push(c);
     return c;
   }
-  const rows = (where = "1", params: (string | number)[] = []) => db.all<Row>(`SELECT * FROM records WHERE ${where} ORDER BY seq`, params);
+  const rows = (where = "1", params: (string | number)[] = []) => db.all<RecordRow>(`SELECT * FROM records WHERE ${where} ORDER BY seq`, params);
 
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => undefined)));
