@@ -8,11 +8,9 @@ export {
   loadConfig,
   validateConfig,
 } from "./load.js";
+export { coreSchema, currentSchema, extendSchema } from "./schema.js";
 export {
   bool,
-  coreSchema,
-  currentSchema,
-  extendSchema,
   int,
   intList,
   mapOf,
@@ -23,5 +21,5 @@ export {
   section,
   str,
   strList,
-} from "./schema.js";
-export type { Field, Fields, Infer, MapOf, Section, Spec } from "./schema.js";
+} from "./spec.js";
+export type { Field, Fields, Infer, MapOf, Section, Spec } from "./spec.js";

@@ -5,8 +5,9 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
-import { currentSchema, describeValue, Problem, suggest } from "./schema.js";
-import type { Fields, Infer, Spec } from "./schema.js";
+import { currentSchema } from "./schema.js";
+import { describeValue, Problem, suggest } from "./spec.js";
+import type { Fields, Infer, Spec } from "./spec.js";
 import type { Config } from "./types.js";
 
 /** The default location, relative to the working directory. */
