@@ -1,6 +1,8 @@
-// Character classes, references and UTF-8 checks for the stream tokenizer.
-// XML 1.0 (Fifth Edition) productions: Char [2], NameStartChar [4], NameChar [4a],
-// CharRef [66], EntityRef [68], XMLDecl [23]; RFC 3629 for UTF-8.
+// Character classes, references and UTF-8 checks for the stream tokenizer, and the decoding of
+// the chunks written to it. XML 1.0 (Fifth Edition) productions: Char [2], NameStartChar [4],
+// NameChar [4a], CharRef [66], EntityRef [68], XMLDecl [23]; RFC 3629 for UTF-8.
+
+import { isUtf8 } from "node:buffer";
 
 export const C_WS = 1;
 export const C_NAME_START = 2;
@@ -78,6 +80,16 @@ export function utf8Extra(s: string, i: number, c: number): number {
     return d >= 0xd800 && d <= 0xdbff ? 1 : -1;
   }
   return c >= 0xfffe ? -1 : 2;
+}
+
+/** The error text for a code unit that is not an XML Char. */
+export function charNotAllowed(c: number): string {
+  return `character U+${c.toString(16).toUpperCase().padStart(4, "0")} is not allowed in XML`;
+}
+
+/** A name as quoted in an error text: at most 40 characters of it. */
+export function show(name: string): string {
+  return name.length > 40 ? name.slice(0, 40) + "..." : name;
 }
 
 /** XML 1.0 Char production for a code point. */
@@ -164,7 +176,7 @@ export function checkXmlDecl(body: string): DeclCheck {
  * Where a trailing incomplete (but so far valid) UTF-8 sequence starts, or buf.length when the
  * buffer ends on a character boundary or the tail is already invalid (left to the validator).
  */
-export function incompleteTail(buf: Uint8Array): number {
+function incompleteTail(buf: Uint8Array): number {
   const len = buf.length;
   let j = len - 1;
   let k = 0;
@@ -192,7 +204,7 @@ export function incompleteTail(buf: Uint8Array): number {
 }
 
 /** Index of the first byte of the first invalid UTF-8 sequence in buf (buf.length if none). */
-export function firstInvalidUtf8(buf: Uint8Array): number {
+function firstInvalidUtf8(buf: Uint8Array): number {
   const len = buf.length;
   let i = 0;
   while (i < len) {
@@ -221,4 +233,54 @@ export function firstInvalidUtf8(buf: Uint8Array): number {
     i += need + 1;
   }
   return len;
+}
+
+/**
+ * Turns the chunks written to a stream into strings of whole characters: a UTF-8 sequence or a
+ * surrogate pair split between chunks waits for the next one. An invalid UTF-8 sequence sets
+ * `invalid`; decode() then returns only what precedes it.
+ */
+export class ChunkDecoder {
+  /** Set by decode(): the chunk holds an invalid UTF-8 sequence. */
+  invalid = false;
+  private pendingBytes: Buffer | null = null; // incomplete UTF-8 sequence at the end of a chunk
+  private pendingHigh = ""; // high surrogate at the end of a string chunk
+
+  /** The text of the chunk that can be read now; "" if none. */
+  decode(chunk: Buffer | string): string {
+    this.invalid = false;
+    if (typeof chunk === "string") {
+      let s = chunk;
+      if (this.pendingHigh !== "") {
+        s = this.pendingHigh + s;
+        this.pendingHigh = "";
+      }
+      const last = s.charCodeAt(s.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        this.pendingHigh = s.slice(-1);
+        s = s.slice(0, -1);
+      }
+      return s;
+    }
+    let buf = chunk;
+    if (this.pendingBytes !== null) {
+      buf = Buffer.concat([this.pendingBytes, chunk]);
+      this.pendingBytes = null;
+    }
+    const cut = incompleteTail(buf);
+    if (isUtf8(buf.subarray(0, cut))) {
+      if (cut < buf.length) this.pendingBytes = Buffer.from(buf.subarray(cut));
+      return cut > 0 ? buf.toString("utf8", 0, cut) : "";
+    }
+    // Slow path, only on bad input.
+    this.invalid = true;
+    const bad = firstInvalidUtf8(buf);
+    return bad > 0 ? buf.toString("utf8", 0, bad) : "";
+  }
+
+  /** Drops a partial character held from the last chunk. */
+  clear(): void {
+    this.pendingBytes = null;
+    this.pendingHigh = "";
+  }
 }

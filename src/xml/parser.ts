@@ -1,8 +1,9 @@
 // The XML stream parser: builds each first-level child of the stream as an ltx Element, resolves
 // namespaces (Namespaces in XML 1.0) and enforces the depth limit. Tokenizing, character checks
-// and the size limit live in tokenizer.ts.
+// and the size limit live in tokenizer.ts (with tag.ts, markup.ts and chars.ts).
 
 import { Element } from "ltx";
+import { show } from "./chars.js";
 import { MODE_CONTENT, MODE_WS, XmlTokenizer, type XmlErrorCondition } from "./tokenizer.js";
 
 export type { XmlErrorCondition } from "./tokenizer.js";
@@ -50,10 +51,6 @@ type Scope = Record<string, string>;
 const ROOT_SCOPE: Scope = Object.create(null) as Scope;
 ROOT_SCOPE.xml = XML_NS;
 Object.freeze(ROOT_SCOPE);
-
-function show(name: string): string {
-  return name.length > 40 ? name.slice(0, 40) + "..." : name;
-}
 
 /** Whether a name with a colon at `colon` is a valid QName (one colon, not first or last). */
 function isQName(name: string, colon: number): boolean {

@@ -5,23 +5,27 @@
 // Size accounting: the input is cut into "units" (the stream header, each run of whitespace
 // between stanzas, each first-level element from its '<' to its final '>'), and a unit may not
 // pass maxBytes input bytes; the check is made per character, so nothing unbounded is buffered.
+//
+// Here: the main loop, with stream-level whitespace, character data, references, the size
+// budget and the hand-over of finished tags. tag.ts scans the inside of tags, markup.ts CDATA
+// sections and the rarer markup, chars.ts decodes the written chunks. The scanners are called
+// once per tag or section (again where a string ends inside one), never per character, so the
+// character loops stay free of calls; they get the budget as the index where it runs out.
 
-import { isUtf8 } from "node:buffer";
 import {
   ASCII,
   C_NAME,
-  checkXmlDecl,
+  charNotAllowed,
+  ChunkDecoder,
   decodeReference,
-  firstInvalidUtf8,
-  incompleteTail,
-  isNameCharNonAscii,
-  isNameStartAt,
-  isWs,
   MAX_REF_LENGTH,
   REF_MALFORMED,
   REF_RESTRICTED,
+  show,
   utf8Extra,
 } from "./chars.js";
+import { MarkupScanner } from "./markup.js";
+import { TAG_EMPTY, TAG_END, TAG_INCOMPLETE, TAG_REF, TagScanner } from "./tag.js";
 
 export type XmlErrorCondition =
   "not-well-formed" | "restricted-xml" | "policy-violation" | "unsupported-encoding" | "bad-format";
@@ -34,37 +38,9 @@ export const MODE_CONTENT = 1;
 // States.
 const TEXT = 0;
 const LT = 1; // after '<'
-const STAG_NAME = 2;
-const TAG_WS = 3; // inside a start tag, before an attribute, '/' or '>'
-const ATTR_NAME = 4;
-const ATTR_NAME_AFTER = 5; // whitespace between an attribute name and '='
-const ATTR_EQ = 6; // after '=', before the quote
-const ATTR_VALUE = 7;
-const ATTR_VALUE_AFTER = 8; // after the closing quote
-const EMPTY = 9; // after '/' in a start tag
-const ETAG_NAME = 10;
-const ETAG_AFTER = 11;
-const REF = 12; // after '&'
-const BANG = 13; // after '<!'
-const MATCH = 14; // matching a literal after '<!'
-const CDATA = 15;
-const DECL = 16; // after '<?' at the very start of the stream
-
-// What a '<!' literal leads to.
-const K_COMMENT = 0;
-const K_CDATA = 1;
-const K_DOCTYPE = 2;
-
-// Tag completions.
-const E_START = 1;
-const E_EMPTY = 2;
-const E_END = 3;
-
-const MAX_DECL_LENGTH = 256;
-
-function show(name: string): string {
-  return name.length > 40 ? name.slice(0, 40) + "..." : name;
-}
+const TAG = 2; // in a start or end tag: this.tag scans it
+const REF = 3; // after '&'
+const MARKUP = 4; // after '<!', or '<?' at the very start of the stream: this.markup scans it
 
 export abstract class XmlTokenizer {
   protected readonly maxBytes: number;
@@ -74,25 +50,16 @@ export abstract class XmlTokenizer {
   protected failed = false;
 
   private state = TEXT;
-  private ret = TEXT; // state a reference returns to
+  private ret = TEXT; // state a reference returns to: TEXT or TAG
   private budget: number; // bytes the current unit may still use, from the next input byte on
   private atStart = 2; // 2: nothing consumed since reset, 1: only a byte order mark, 0: more
-  private acc = ""; // partial name or attribute value
   private text = ""; // pending character data
   private ref = ""; // partial reference body
-  private tagName = "";
-  private attrName = "";
-  private attrs: string[] = []; // [name, value, name, value, ...] of the current start tag
-  private quote = 0;
-  private brackets = 0; // consecutive ']' just before, in text and CDATA
-  private held = 0; // trailing ']' of a CDATA section not yet added to `text`
+  private brackets = 0; // consecutive ']' just before, in text
   private crPending = false; // the previous string ended with CR
-  private declQ = false; // the previous declaration character was '?'
-  private lit = "";
-  private litIdx = 0;
-  private litKind = 0;
-  private pendingBytes: Buffer | null = null; // incomplete UTF-8 sequence at the end of a chunk
-  private pendingHigh = ""; // high surrogate at the end of a string chunk
+  private readonly tag = new TagScanner();
+  private readonly markup = new MarkupScanner();
+  private readonly input = new ChunkDecoder();
   private inWrite = false;
 
   constructor(maxBytes: number) {
@@ -112,8 +79,11 @@ export abstract class XmlTokenizer {
     if (this.inWrite) throw new Error("StreamParser.write() called from one of its handlers");
     this.inWrite = true;
     try {
-      if (typeof chunk === "string") this.writeString(chunk);
-      else this.writeBytes(chunk);
+      const s = this.input.decode(chunk);
+      if (s !== "") this.feed(s);
+      if (this.input.invalid && !this.failed) {
+        this.fail("unsupported-encoding", "invalid UTF-8 byte sequence");
+      }
     } catch (err) {
       this.failed = true;
       throw err;
@@ -132,14 +102,12 @@ export abstract class XmlTokenizer {
     this.state = TEXT;
     this.budget = this.maxBytes;
     this.atStart = 2;
-    this.acc = this.text = this.ref = "";
-    this.attrs = [];
-    this.brackets = this.held = 0;
-    this.crPending = this.declQ = false;
-    if (!this.inWrite) {
-      this.pendingBytes = null;
-      this.pendingHigh = "";
-    }
+    this.text = this.ref = "";
+    this.tag.reset();
+    this.markup.reset();
+    this.brackets = 0;
+    this.crPending = false;
+    if (!this.inWrite) this.input.clear();
   }
 
   protected fail(condition: XmlErrorCondition, text: string): void {
@@ -147,46 +115,15 @@ export abstract class XmlTokenizer {
     this.onError(condition, text);
   }
 
-  private writeString(chunk: string): void {
-    let s = chunk;
-    if (this.pendingHigh !== "") {
-      s = this.pendingHigh + s;
-      this.pendingHigh = "";
-    }
-    const last = s.charCodeAt(s.length - 1);
-    if (last >= 0xd800 && last <= 0xdbff) {
-      this.pendingHigh = s.slice(-1);
-      s = s.slice(0, -1);
-    }
-    if (s !== "") this.feed(s);
-  }
-
-  private writeBytes(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.pendingBytes !== null) {
-      buf = Buffer.concat([this.pendingBytes, chunk]);
-      this.pendingBytes = null;
-    }
-    const cut = incompleteTail(buf);
-    if (isUtf8(buf.subarray(0, cut))) {
-      if (cut < buf.length) this.pendingBytes = Buffer.from(buf.subarray(cut));
-      if (cut > 0) this.feed(buf.toString("utf8", 0, cut));
-      return;
-    }
-    // Slow path, only on bad input: feed what precedes the bad sequence, then fail.
-    const bad = firstInvalidUtf8(buf);
-    if (bad > 0) this.feed(buf.toString("utf8", 0, bad));
-    if (!this.failed) this.fail("unsupported-encoding", "invalid UTF-8 byte sequence");
-  }
-
   private feed(s: string): void {
     const n = s.length;
     const max = this.maxBytes;
     let i = 0;
-    let extra = 0; // UTF-8 bytes beyond one per code unit, so far in s
-    // A code unit at index i is over the unit's limit when i + extra (extra counting it) >= lim.
-    let lim = this.budget;
-    let end = lim < n ? lim : n;
+    // The current unit may use s up to (not including) index `stop`: a code unit at index i is
+    // over the limit when i >= stop. Each non-ASCII code unit lowers it by the UTF-8 bytes it
+    // takes beyond one.
+    let stop = this.budget;
+    let end = stop < n ? stop : n;
     let c = 0;
     let d = 0;
     let emit = 0;
@@ -212,17 +149,15 @@ export abstract class XmlTokenizer {
             if (i >= n) continue outer;
             if (c === 0x3c) {
               // A new unit starts at this '<'.
-              lim = i + extra + max;
-              end = lim - extra;
-              if (end > n) end = n;
+              stop = i + max;
+              end = stop < n ? stop : n;
               i++;
               this.state = LT;
               continue outer;
             }
             if (c === 0xfeff && this.atStart === 2) {
-              extra += 2;
-              end = lim - extra;
-              if (end > n) end = n;
+              stop -= 2; // a byte order mark is 3 bytes in UTF-8
+              end = stop < n ? stop : n;
               if (i >= end) {
                 this.fail("policy-violation", this.limitMessage(true));
                 return;
@@ -266,18 +201,17 @@ export abstract class XmlTokenizer {
                 st = i + 1;
                 continue;
               }
-              this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
+              this.fail("not-well-formed", charNotAllowed(c));
               return;
             }
             br = 0;
             d = utf8Extra(s, i, c);
             if (d < 0) {
-              this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
+              this.fail("not-well-formed", charNotAllowed(c));
               return;
             }
-            extra += d;
-            end = lim - extra;
-            if (end > n) end = n;
+            stop -= d;
+            end = stop < n ? stop : n;
             if (i >= end) break;
           }
           this.brackets = br;
@@ -301,187 +235,44 @@ export abstract class XmlTokenizer {
           this.atStart = 0;
           if (c === 0x2f) {
             i++;
-            this.acc = "";
-            this.state = ETAG_NAME;
+            this.tag.endTag();
+            this.state = TAG;
           } else if (c === 0x21) {
             i++;
-            this.state = BANG;
+            this.markup.bang(this.mode === MODE_WS);
+            this.state = MARKUP;
           } else if (c === 0x3f) {
             if (start === 0) {
               this.fail("restricted-xml", "processing instructions are not allowed");
               return;
             }
             i++;
-            this.acc = "";
-            this.declQ = false;
-            this.state = DECL;
+            this.markup.xmlDecl();
+            this.state = MARKUP;
           } else {
-            this.acc = "";
-            this.attrs.length = 0;
-            this.state = STAG_NAME;
+            this.tag.startTag();
+            this.state = TAG;
           }
           continue outer;
         }
 
-        case STAG_NAME:
-        case ATTR_NAME:
-        case ETAG_NAME: {
-          if (this.acc === "" && !isNameStartAt(s, i)) {
-            this.fail("not-well-formed", "invalid name start character");
-            return;
-          }
-          const st = i;
-          for (; i < end; i++) {
-            c = s.charCodeAt(i);
-            if (c < 0x80) {
-              if ((ASCII[c] & C_NAME) !== 0) continue;
-              break;
-            }
-            if (!isNameCharNonAscii(c) || (d = utf8Extra(s, i, c)) < 0) break;
-            extra += d;
-            end = lim - extra;
-            if (end > n) end = n;
-            if (i >= end) break;
-          }
-          if (st < i) this.acc += s.slice(st, i);
-          if (i >= end) continue outer;
-          const state = this.state;
-          if (state === STAG_NAME) {
-            this.tagName = this.acc;
-            if (c === 0x3e) {
-              i++;
-              emit = E_START;
-              break;
-            }
-            if (c === 0x2f) this.state = EMPTY;
-            else if (isWs(c)) this.state = TAG_WS;
-            else return this.fail("not-well-formed", "malformed start tag");
-          } else if (state === ATTR_NAME) {
-            this.attrName = this.acc;
-            if (c === 0x3d) this.state = ATTR_EQ;
-            else if (isWs(c)) this.state = ATTR_NAME_AFTER;
-            else return this.fail("not-well-formed", `malformed attribute ${show(this.acc)}`);
-          } else {
-            if (c === 0x3e) {
-              i++;
-              emit = E_END;
-              break;
-            }
-            if (isWs(c)) this.state = ETAG_AFTER;
-            else return this.fail("not-well-formed", "malformed end tag");
-          }
-          i++;
-          continue outer;
-        }
-
-        case TAG_WS:
-        case ATTR_NAME_AFTER:
-        case ATTR_EQ:
-        case ETAG_AFTER: {
-          for (; i < end; i++) {
-            c = s.charCodeAt(i);
-            if (!isWs(c)) break;
-          }
-          if (i >= end) continue outer;
-          const state = this.state;
-          if (state === TAG_WS) {
-            if (c === 0x3e) {
-              i++;
-              emit = E_START;
-              break;
-            }
-            if (c === 0x2f) {
-              i++;
-              this.state = EMPTY;
-            } else if (isNameStartAt(s, i)) {
-              this.acc = "";
-              this.state = ATTR_NAME;
-            } else return this.fail("not-well-formed", "malformed start tag");
-          } else if (state === ATTR_NAME_AFTER) {
-            if (c !== 0x3d) {
-              return this.fail("not-well-formed", `attribute ${show(this.attrName)} has no value`);
-            }
-            i++;
-            this.state = ATTR_EQ;
-          } else if (state === ATTR_EQ) {
-            if (c !== 0x22 && c !== 0x27) {
-              return this.fail("not-well-formed", `attribute ${show(this.attrName)} is not quoted`);
-            }
-            i++;
-            this.quote = c;
-            this.acc = "";
-            this.state = ATTR_VALUE;
-          } else {
-            if (c !== 0x3e) return this.fail("not-well-formed", "malformed end tag");
-            i++;
-            emit = E_END;
-            break;
-          }
-          continue outer;
-        }
-
-        case ATTR_VALUE: {
-          let st = i;
-          const q = this.quote;
-          for (; i < end; i++) {
-            c = s.charCodeAt(i);
-            if (c < 0x80) {
-              if (c >= 0x3d) continue;
-              if (c >= 0x20) {
-                if (c === q || c === 0x3c || c === 0x26) break;
-                continue;
-              }
-              // Line-end and attribute-value normalisation (XML 1.0 2.11, 3.3.3).
-              if (c === 0x0a && (i === 0 ? this.crPending : s.charCodeAt(i - 1) === 0x0d)) {
-                this.acc += s.slice(st, i);
-              } else if (c === 0x0a || c === 0x0d || c === 0x09) {
-                this.acc += s.slice(st, i) + " ";
-              } else {
-                return this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
-              }
-              st = i + 1;
-              continue;
-            }
-            d = utf8Extra(s, i, c);
-            if (d < 0) {
-              return this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
-            }
-            extra += d;
-            end = lim - extra;
-            if (end > n) end = n;
-            if (i >= end) break;
-          }
-          if (st < i) this.acc += s.slice(st, i);
-          if (i >= end) continue outer;
-          i++;
-          if (c === q) {
-            this.attrs.push(this.attrName, this.acc);
-            this.state = ATTR_VALUE_AFTER;
-          } else if (c === 0x26) {
-            this.ret = ATTR_VALUE;
+        case TAG: {
+          const tag = this.tag;
+          // "| 0" tells the optimiser that i stays a small integer; without it, i gets the
+          // unknown type of a call's result and every character loop here runs slower.
+          i = tag.scan(s, i, stop, this.crPending) | 0;
+          if (i < 0) return this.fail("not-well-formed", tag.error);
+          stop = tag.stop;
+          end = stop < n ? stop : n;
+          emit = tag.found;
+          if (emit === TAG_INCOMPLETE) continue outer;
+          if (emit === TAG_REF) {
+            this.ret = TAG;
             this.ref = "";
             this.state = REF;
-          } else {
-            return this.fail("not-well-formed", "'<' is not allowed in an attribute value");
-          }
-          continue outer;
-        }
-
-        case ATTR_VALUE_AFTER:
-        case EMPTY: {
-          c = s.charCodeAt(i);
-          i++;
-          if (c === 0x3e) {
-            emit = this.state === EMPTY ? E_EMPTY : E_START;
-            break;
-          }
-          if (this.state === ATTR_VALUE_AFTER) {
-            if (isWs(c)) this.state = TAG_WS;
-            else if (c === 0x2f) this.state = EMPTY;
-            else return this.fail("not-well-formed", "attributes must be separated by whitespace");
             continue outer;
           }
-          return this.fail("not-well-formed", "'/' must be followed by '>'");
+          break;
         }
 
         case REF: {
@@ -508,125 +299,22 @@ export abstract class XmlTokenizer {
             return this.fail("not-well-formed", `malformed reference &${show(this.ref)};`);
           }
           if (this.ret === TEXT) this.text += v as string;
-          else this.acc += v as string;
+          else this.tag.addToValue(v as string);
           this.state = this.ret;
           continue outer;
         }
 
-        case BANG: {
-          c = s.charCodeAt(i);
-          i++;
-          if (c === 0x2d) {
-            this.lit = "-";
-            this.litKind = K_COMMENT;
-          } else if (c === 0x5b) {
-            this.lit = "CDATA[";
-            this.litKind = K_CDATA;
-          } else if (c === 0x44) {
-            this.lit = "OCTYPE";
-            this.litKind = K_DOCTYPE;
-          } else {
-            return this.fail("not-well-formed", "malformed markup after '<!'");
+        case MARKUP: {
+          const markup = this.markup;
+          i = markup.scan(s, i, stop, this.crPending) | 0; // "| 0": as for tag.scan()
+          if (i < 0) return this.fail(markup.condition, markup.error);
+          if (markup.text !== "") {
+            this.text += markup.text;
+            markup.text = "";
           }
-          this.litIdx = 0;
-          this.state = MATCH;
-          continue outer;
-        }
-
-        case MATCH: {
-          const lit = this.lit;
-          for (; i < end && this.litIdx < lit.length; i++, this.litIdx++) {
-            if (s.charCodeAt(i) !== lit.charCodeAt(this.litIdx)) {
-              return this.fail("not-well-formed", "malformed markup after '<!'");
-            }
-          }
-          if (this.litIdx < lit.length) continue outer;
-          if (this.litKind === K_COMMENT) {
-            return this.fail("restricted-xml", "comments are not allowed");
-          }
-          if (this.litKind === K_DOCTYPE) {
-            return this.fail("restricted-xml", "document type declarations are not allowed");
-          }
-          if (this.mode === MODE_WS) {
-            return this.fail("not-well-formed", "character data is not allowed at stream level");
-          }
-          this.brackets = this.held = 0;
-          this.state = CDATA;
-          continue outer;
-        }
-
-        case CDATA: {
-          let st = i;
-          let br = this.brackets;
-          let held = this.held;
-          for (; i < end; i++) {
-            c = s.charCodeAt(i);
-            if (c === 0x5d) {
-              br++;
-              continue;
-            }
-            if (c === 0x3e && br >= 2) break;
-            br = 0;
-            if (c < 0x20) {
-              if (c === 0x09) continue;
-              if (c === 0x0a || c === 0x0d) {
-                const skip =
-                  c === 0x0a && (i === 0 ? this.crPending : s.charCodeAt(i - 1) === 0x0d);
-                this.text +=
-                  (held > 0 ? "]]".slice(0, held) : "") + s.slice(st, i) + (skip ? "" : "\n");
-                held = 0;
-                st = i + 1;
-                continue;
-              }
-              return this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
-            }
-            if (c < 0x80) continue;
-            d = utf8Extra(s, i, c);
-            if (d < 0) {
-              return this.fail("not-well-formed", `character U+${hex(c)} is not allowed in XML`);
-            }
-            extra += d;
-            end = lim - extra;
-            if (end > n) end = n;
-            if (i >= end) break;
-          }
-          // Pending content: `held` ']' from before, then s[st, i); its last min(br, 2) ']' may
-          // still turn out to be the "]]" of "]]>", so they are held back.
-          const keep = i < end ? 2 : Math.min(br, 2);
-          const total = held + (i - st);
-          if (total > keep) {
-            const pending = (held > 0 ? "]]".slice(0, held) : "") + s.slice(st, i);
-            this.text += pending.slice(0, total - keep);
-          }
-          this.held = Math.min(total, keep);
-          this.brackets = br;
-          if (i >= end) continue outer;
-          i++;
-          this.held = this.brackets = 0;
-          this.state = TEXT;
-          continue outer;
-        }
-
-        case DECL: {
-          const st = i;
-          let q = this.declQ;
-          const room = MAX_DECL_LENGTH - this.acc.length + i;
-          for (; i < end; i++) {
-            c = s.charCodeAt(i);
-            if (c === 0x3e && q) break;
-            q = c === 0x3f;
-            if (c >= 0x80 || (c < 0x20 && !isWs(c)) || i >= room) {
-              return this.fail("not-well-formed", "malformed XML declaration");
-            }
-          }
-          this.declQ = q;
-          this.acc += s.slice(st, i);
-          if (i >= end) continue outer;
-          i++;
-          const problem = checkXmlDecl(this.acc.slice(0, -1));
-          if (problem !== null) return this.fail(problem.condition, problem.text);
-          this.acc = "";
-          this.state = TEXT;
+          stop = markup.stop;
+          end = stop < n ? stop : n;
+          if (markup.done) this.state = TEXT;
           continue outer;
         }
       }
@@ -638,21 +326,16 @@ export abstract class XmlTokenizer {
         this.text = "";
         this.onText(t);
       }
-      if (emit === E_END) this.onEndTag(this.acc);
-      else this.onStartTag(this.tagName, this.attrs, emit === E_EMPTY);
+      if (emit === TAG_END) this.onEndTag(this.tag.name);
+      else this.onStartTag(this.tag.name, this.tag.attrs, emit === TAG_EMPTY);
       if (this.failed) return;
       if (this.mode === MODE_WS) {
         // Back at stream level (or restarted by a handler): a new unit starts after the '>'.
-        lim = i + extra + max;
-        end = lim - extra;
-        if (end > n) end = n;
+        stop = i + max;
+        end = stop < n ? stop : n;
       }
     }
-    this.budget = lim - n - extra;
+    this.budget = stop - n;
     this.crPending = s.charCodeAt(n - 1) === 0x0d;
   }
-}
-
-function hex(c: number): string {
-  return c.toString(16).toUpperCase().padStart(4, "0");
 }
