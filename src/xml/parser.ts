@@ -262,6 +262,9 @@ export class StreamParser extends XmlTokenizer {
           if (an.indexOf(":") >= 0) prefixed++;
           continue;
         }
+        // xmlns:xml may be declared, but only to its own URI (checked above), which ROOT_SCOPE
+        // already binds; assigning it again would throw, as ROOT_SCOPE is frozen.
+        if (prefix === "xml") continue;
         if (scope === parent) scope = Object.create(parent) as Scope;
         scope[prefix] = av;
         continue;

@@ -292,6 +292,23 @@ describe("xml: StreamParser", () => {
       );
     });
 
+    it("Namespaces in XML 3: xmlns:xml bound to its own URI is accepted, on the header and on a stanza", () => {
+      // Found by fuzzing: the declaration rebound 'xml' in the frozen root scope and write() threw.
+      const XMLNS_XML = "xmlns:xml='http://www.w3.org/XML/1998/namespace'";
+      const run = parse(
+        DECL +
+          `<stream:stream xmlns='jabber:client' ${XMLNS_XML}` +
+          " xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>" +
+          `<message ${XMLNS_XML} xml:lang='fr'><body ${XMLNS_XML}>salut</body></message>`,
+      );
+      expect(run.errors).to.deep.equal([]);
+      expect(run.headers[0].ns).to.equal(NS_STREAM);
+      const { el, ns } = run.elements[0];
+      expect(ns).to.equal("jabber:client");
+      expect(el.attrs["xml:lang"]).to.equal("fr");
+      expect(el.getChildText("body")).to.equal("salut");
+    });
+
     it("RFC 6120 8: nested children, text and self-closing elements are built as ltx Elements", () => {
       const run = parse(
         OPEN +
