@@ -158,7 +158,14 @@ export class C2sStream implements ClientSession {
   private onData(chunk: Buffer): void {
     if (this.state === "closed" || this.draining) return;
     this.keepalive.input();
-    this.parser.write(chunk);
+    // A throw here would escape the socket's data handler and end the whole process: a bug in
+    // the parser or a handler it calls must cost only this stream (RFC 6120 4.9.3.11).
+    try {
+      this.parser.write(chunk);
+    } catch (err) {
+      this.log.error("input processing failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      void this.close("internal-server-error");
+    }
   }
 
   private onStreamStart(header: StreamHeader): void {

@@ -105,6 +105,15 @@ describe("stream errors (RFC 6120 4.9) over raw sockets", function () {
     expect(got).to.match(streamError("not-well-formed"));
   });
 
+  it("Namespaces in XML 3: a stream header declaring xmlns:xml gets features, not a dead server", async () => {
+    // Found by fuzzing: this declaration made the parser throw out of the socket's data handler.
+    const raw = await RawClient.connect(ts.starttlsPort);
+    raw.send(HEADER().replace("<stream:stream ", "<stream:stream xmlns:xml='http://www.w3.org/XML/1998/namespace' "));
+    const got = await raw.waitFor("</stream:features>");
+    raw.close();
+    expect(got).to.include("urn:ietf:params:xml:ns:xmpp-tls");
+  });
+
   it("hostile input on one stream leaves the server and other sessions working", async () => {
     const alice = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland", resource: "steady" });
     try {
