@@ -93,7 +93,12 @@ async function outbound(m: ModuleContext, session: ClientSession, type: Subscrip
         await route();
         return sendCurrentPresence(m, user, contact);
       }
-      // RFC 6121 3.4.2: no request yet: pre-approve, and do not route.
+      // RFC 6121 3.4.2: no request yet: pre-approve, and do not route. A pre-approval with no
+      // item creates one, so it counts against max_items as a subscribe does (RFC 6121 2.3.3):
+      // without this check a client could grow its roster without bound.
+      if (!current && (await m.storage.roster.count(account)) >= rosterSettings(m.config).max_items) {
+        return m.router.bounce(stanza, new StanzaError("not-allowed", "the roster is full"), session);
+      }
       if (!current?.approved) await update(m, user, contact, (cur) => ({ ...(cur ?? newRosterItem(key)), approved: true }));
       return;
     }

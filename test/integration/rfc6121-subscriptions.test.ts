@@ -3,6 +3,7 @@
 
 import { expect } from "chai";
 import { xml } from "@xmpp/client";
+import type { Config } from "../../src/config/types.js";
 import { type Inbox, barrier, isPresence, isRosterPush, pushedItem, rosterGet, suiteServer } from "../harness/im-inbox.js";
 
 describe("RFC 6121 3: presence subscriptions", function () {
@@ -151,6 +152,25 @@ describe("RFC 6121 3: presence subscriptions", function () {
     expect((await item(c, u.bare)).subscription).to.equal("from");
     await barrier(u, c);
     expect(c.some(isPresence("subscribe"))).to.equal(false);
+  });
+
+  it("RFC 6121 3.4 + 2.3.3: a pre-approval that would add an item past max_items is not-allowed", async () => {
+    // Found by fuzzing: pre-approvals created roster items past the limit, without bound.
+    const limited = { ...suite.ts.config, modules: { roster: { max_items: 1 } } } as unknown as Config;
+    const saved = suite.ts.server.config;
+    await suite.ts.server.reload(limited);
+    try {
+      const [, c] = await pair();
+      await c.send(xml("presence", { to: "first@localhost", type: "subscribed" }));
+      expect(await item(c, "first@localhost")).to.include({ approved: "true" });
+      await c.send(xml("presence", { to: "second@localhost", type: "subscribed" }));
+      const bounced = await c.next(isPresence("error", "second@localhost"), "presence error");
+      expect(bounced.getChild("error")?.getChild("not-allowed")).to.not.equal(undefined);
+      const items = (await rosterGet(c)).getChild("query", "jabber:iq:roster")!.getChildren("item");
+      expect(items.map((i) => i.attrs.jid)).to.deep.equal(["first@localhost"]);
+    } finally {
+      await suite.ts.server.reload(saved);
+    }
   });
 
   it("RFC 6121 3.1.3 + A.3.1: a request to a contact that already approved is not delivered to it again", async () => {
