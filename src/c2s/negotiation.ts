@@ -98,9 +98,14 @@ export class Negotiation {
     }
     stream.transport.pause();
     stream.sendRaw(`<proceed xmlns='${NS.TLS}'/>`);
-    stream.restart();
+    // Not restart() here: called while the parser is still reading the chunk that held
+    // <starttls/>, a reset would parse the plaintext after it as the new, encrypted stream
+    // (a STARTTLS injection; a header there even threw from the channel-binding code). That
+    // plaintext is dropped, and the new stream starts once TLS is up.
+    stream.discardInput();
     try {
       await stream.transport.startTls(stream.domain);
+      stream.restart();
       stream.log.debug("tls established", stream.transport.tlsInfo() ?? {});
       const info = stream.transport.tlsInfo();
       stream.noteEvent("tls", { protocol: info?.protocol ?? null, cipher: info?.cipher ?? null });

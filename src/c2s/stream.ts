@@ -140,6 +140,15 @@ export class C2sStream implements ClientSession {
     this.headerSent = false;
   }
 
+  /**
+   * Drops the rest of the input read so far, without an error, until restart(). STARTTLS calls
+   * it before the handshake: bytes after <starttls/> in the same read came in plaintext and
+   * must not be taken as the start of the encrypted stream (RFC 6120 5.4.3.3).
+   */
+  discardInput(): void {
+    this.parser.discardInput();
+  }
+
   /** Shutdown: input is no longer read, so nothing new is accepted (see drain()). */
   private draining = false;
 

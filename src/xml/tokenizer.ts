@@ -110,6 +110,15 @@ export abstract class XmlTokenizer {
     if (!this.inWrite) this.input.clear();
   }
 
+  /**
+   * Ignores all further input, the rest of the chunk being written included, until reset(); no
+   * error is reported. For a handler after which nothing more may be read from the same bytes:
+   * after <starttls/>, plaintext that came with it must be dropped (RFC 6120 5.4.3.3).
+   */
+  discardInput(): void {
+    this.failed = true;
+  }
+
   protected fail(condition: XmlErrorCondition, text: string): void {
     this.failed = true;
     this.onError(condition, text);

@@ -114,6 +114,23 @@ describe("stream errors (RFC 6120 4.9) over raw sockets", function () {
     expect(got).to.include("urn:ietf:params:xml:ns:xmpp-tls");
   });
 
+  it("RFC 6120 5.4.3.3: plaintext sent along with <starttls/> is discarded, not read as the TLS stream", async () => {
+    // Found by fuzzing: the rest of the chunk was parsed as the new stream (a STARTTLS injection);
+    // a stream header there even threw from the channel-binding code.
+    for (const injected of [HEADER(), "<message to='alice@localhost'/>"]) {
+      const raw = await RawClient.connect(ts.starttlsPort);
+      raw.send(HEADER());
+      await raw.waitFor("</stream:features>");
+      raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" + injected);
+      await raw.waitFor("<proceed");
+      await raw.upgrade();
+      raw.send(HEADER());
+      const got = await raw.waitFor("</stream:features>");
+      raw.close();
+      expect(got).to.include("urn:ietf:params:xml:ns:xmpp-sasl").and.not.include("stream:error");
+    }
+  });
+
   it("hostile input on one stream leaves the server and other sessions working", async () => {
     const alice = await connectClient({ port: ts.starttlsPort, username: "alice", password: "wonderland", resource: "steady" });
     try {
