@@ -44,6 +44,8 @@ export class C2sStream implements ClientSession {
   private headerSent = false;
   private readonly parser: StreamParser;
   private queue: Promise<void> = Promise.resolve();
+  /** Counts stream restarts: an element queued on a stream that has since restarted is dropped. */
+  private generation = 0;
   private queued = 0;
   private paused = false;
   private negotiation: Negotiation;
@@ -136,6 +138,7 @@ export class C2sStream implements ClientSession {
   restart(): void {
     // reset(), not a new parser: the rest of the current chunk belongs to the new stream.
     this.parser.reset();
+    this.generation++;
     this.state = "header";
     this.headerSent = false;
   }
@@ -224,7 +227,14 @@ export class C2sStream implements ClientSession {
       // Negotiation may need to stop reading (STARTTLS) before the next element is parsed.
       if (!this.negotiation.accepts(el, ns)) return;
     }
-    this.enqueue(() => (this.state === "bound" ? this.onStanza(el, ns) : this.negotiation.handle(el, ns)));
+    // RFC 6120 6.4.6: after SASL success the old stream is gone. An element the client sent
+    // after <auth/> without waiting for <success/> is parsed before the restart, so it must not
+    // be handled after it (e.g. a bind never sent on the new stream).
+    const generation = this.generation;
+    this.enqueue(async () => {
+      if (generation !== this.generation) return;
+      return this.state === "bound" ? this.onStanza(el, ns) : this.negotiation.handle(el, ns);
+    });
   }
 
   /** One queue per session (RFC 6120 10.1): a slow handler never lets a later stanza overtake. */

@@ -212,6 +212,25 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     expect(raw.received).to.include("<incorrect-encoding/>");
   });
 
+  it("RFC 6120 6.4.6: an element sent after <auth/> without waiting for <success/> is not handled on the new stream", async () => {
+    // Found by fuzzing: a bind pipelined behind <auth/> was parsed before the restart, then
+    // handled after it, binding a resource on a stream the client never restarted.
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.clear();
+    raw.send(
+      `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64("\0alice\0wonderland")}</auth>` +
+        "<iq type='set' id='early'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>early</resource></bind></iq>",
+    );
+    await raw.waitFor("</success>");
+    raw.send(HEADER());
+    await raw.waitFor("</stream:features>");
+    raw.send("<iq type='set' id='late'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>late</resource></bind></iq>");
+    const got = await raw.waitFor(/<iq [^>]*id="late"[^>]*>.*?<\/iq>/);
+    raw.close();
+    expect(got).not.to.include('id="early"');
+    expect(got).to.include("<jid>alice@localhost/late</jid>");
+  });
+
   it("the password never appears in the server's log", () => {
     const all = ts.logs.join("\n");
     expect(all).not.to.include("wonderland");
