@@ -231,14 +231,14 @@ export class C2sStream implements ClientSession {
     // after <auth/> without waiting for <success/> is parsed before the restart, so it must not
     // be handled after it (e.g. a bind never sent on the new stream).
     const generation = this.generation;
-    this.enqueue(async () => {
+    this.enqueue(() => {
       if (generation !== this.generation) return;
       return this.state === "bound" ? this.onStanza(el, ns) : this.negotiation.handle(el, ns);
     });
   }
 
   /** One queue per session (RFC 6120 10.1): a slow handler never lets a later stanza overtake. */
-  private enqueue(task: () => Promise<void>): void {
+  private enqueue(task: () => Promise<void> | undefined): void {
     this.queued++;
     if (this.queued > MAX_QUEUED && !this.paused) {
       this.paused = true;
