@@ -5,7 +5,7 @@
 import { hostname, userInfo } from "node:os";
 import type { Logger } from "../core/log.js";
 import type { SqliteDb } from "../storage/sqlite/db.js";
-import type { Element } from "../xml/index.js";
+import { type Element, serialize } from "../xml/index.js";
 import type { AuditSettings } from "./config.js";
 import type { NewRecord, RecordKind } from "./record.js";
 import { needsRedaction, redacted } from "./redact.js";
@@ -74,7 +74,7 @@ export class SqliteAuditSink implements AuditSink {
   }
 
   private stanzaRecord(direction: "in" | "out", party: AuditParty, el: RecordedElement, text?: string): NewRecord {
-    const xml = needsRedaction(el) ? redacted(el).toString() : (text ?? el.toString());
+    const xml = needsRedaction(el) ? serialize(redacted(el)) : (text ?? serialize(el));
     const kind = (STANZA_KINDS.has(el.name) ? el.name : "iq") as RecordKind;
     // A message delivered exactly as it was sent is recorded as a reference to the
     // inbound record: the XML is stored and indexed once per message, not twice.

@@ -8,7 +8,7 @@ import type { AuditParty, AuditSink, Detail, SessionEvent } from "../audit/sink.
 import type { Core } from "../core/modules.js";
 import type { Logger } from "../core/log.js";
 import type { ClientSession } from "../core/session.js";
-import { type Element, StreamParser, type StreamHeader, escapeXml, xml } from "../xml/index.js";
+import { type Element, StreamParser, type StreamHeader, escapeXml, serialize, xml } from "../xml/index.js";
 import { type StreamErrorCondition, StanzaError, errorReply, streamError } from "../xmpp/errors.js";
 import { Jid, prepDomain } from "../xmpp/jid.js";
 import { NS } from "../xmpp/ns.js";
@@ -207,7 +207,7 @@ export class C2sStream implements ClientSession {
       return void this.close("host-unknown", to === undefined ? "the stream header has no 'to'" : `${to} is not served here`);
     }
     this.state = "negotiating";
-    this.sendRaw(this.negotiation.features().toString());
+    this.sendRaw(serialize(this.negotiation.features()));
   }
 
   private sendHeader(clientFrom?: string): void {
@@ -346,7 +346,7 @@ export class C2sStream implements ClientSession {
       this.closeReason = condition;
       this.log.info("stream error", { condition, text, address: this.remoteAddress, jid: this.boundJid?.toString() });
       this.sendHeader();
-      this.sendRaw(streamError(condition, text).toString());
+      this.sendRaw(serialize(streamError(condition, text)));
     }
     this.sendRaw("</stream:stream>");
     this.state = "closed";

@@ -3,7 +3,7 @@
 // send() was called. The sink commits records in groups; this decides what each
 // write waits for, so that one fsync serves many stanzas (see audit/sink.ts).
 
-import type { Element } from "../xml/index.js";
+import { type Element, serialize } from "../xml/index.js";
 import type { C2sStream } from "./stream.js";
 
 /**
@@ -64,7 +64,7 @@ export class WriteAhead {
    * write and closes the stream (fail closed).
    */
   write(el: Element): void {
-    const text = el.toString();
+    const text = serialize(el);
     const own = this.stream.ctx.audit.stanza("out", this.stream.auditParty(), el, text);
     const committed = Promise.all([own, (el as CommittedElement)[INBOUND_COMMIT], this.lastInbound]);
     committed.catch(() => undefined); // handled in the chain below, once earlier writes are done

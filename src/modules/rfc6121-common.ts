@@ -76,7 +76,7 @@ export async function sendToAvailable(m: ModuleContext, account: Jid, el: Elemen
   return targets;
 }
 
-/** Parses one stored stanza (as el.toString() wrote it) in a jabber:client stream context. */
+/** Parses one stored stanza (as serialize() wrote it) in a jabber:client stream context. */
 export function parseStanza(text: string): Element {
   let result: Element | null = null;
   let problem = "";

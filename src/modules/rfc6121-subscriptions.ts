@@ -8,7 +8,7 @@
 import { defineModule, type ModuleContext } from "../core/modules.js";
 import type { ClientSession } from "../core/session.js";
 import type { RosterItem, RosterUpdate, Subscription } from "../storage/types.js";
-import { type Element, cloneElement, xml } from "../xml/index.js";
+import { type Element, cloneElement, serialize, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import { Jid } from "../xmpp/jid.js";
 import {
@@ -142,7 +142,7 @@ async function inbound(m: ModuleContext, type: SubscriptionType, el: Element, us
       }
       // Pending in: kept until answered, delivered now to available resources, else at next login.
       if (await m.storage.roster.hasPending(account, key)) return; // A.3.1: already pending, no state change
-      await m.storage.roster.addPending(account, key, stanza.toString());
+      await m.storage.roster.addPending(account, key, serialize(stanza));
       await sendToAvailable(m, user, stanza);
       return;
     }

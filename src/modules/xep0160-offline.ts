@@ -6,7 +6,7 @@
 
 import { defineModule, type ModuleContext } from "../core/modules.js";
 import type { ClientSession } from "../core/session.js";
-import { type Element, cloneElement, xml } from "../xml/index.js";
+import { type Element, cloneElement, serialize, xml } from "../xml/index.js";
 import { StanzaError } from "../xmpp/errors.js";
 import type { Jid } from "../xmpp/jid.js";
 import { NS } from "../xmpp/ns.js";
@@ -77,7 +77,7 @@ export default defineModule({
 
 async function store(m: ModuleContext, el: Element, to: Jid): Promise<boolean> {
   const limit = offlineSettings(m.config).max_messages;
-  const stored = await m.storage.offline.store(to.bareString(), el.toString(), Date.now(), limit);
+  const stored = await m.storage.offline.store(to.bareString(), serialize(el), Date.now(), limit);
   if (!stored) {
     // XEP-0160 3: storage full: the sender learns the message was not kept.
     await m.router.bounce(el, new StanzaError("service-unavailable", "the recipient's offline storage is full"), null);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { xml } from "@xmpp/client";
+import { type XmlElement, xml } from "@xmpp/client";
 import { type Client, HEADER, RawClient, connectClient } from "../harness/clients.js";
 import { ScramClient } from "../harness/scram-client.js";
 import { type TestServer, startTestServer } from "../harness/server.js";
@@ -229,6 +229,36 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     raw.close();
     expect(got).not.to.include('id="early"');
     expect(got).to.include("<jid>alice@localhost/late</jid>");
+  });
+
+  it("XML 1.0 2.11 + 3.3.3: CR in text and tab, LF, CR in attributes arrive as sent, online and offline", async () => {
+    // Found by fuzzing: written back as bare characters, they reached the recipient as LF and
+    // spaces (and were stored offline and recorded so). xmpp.js cannot send them (it writes
+    // them bare itself), so alice is a raw client; bob reads with xmpp.js.
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.clear();
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64("\0alice\0wonderland")}</auth>`);
+    await raw.waitFor("</success>");
+    raw.send(HEADER());
+    await raw.waitFor("</stream:features>");
+    raw.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>");
+    await raw.waitFor("</iq>");
+    const message = (id: string) =>
+      `<message type='chat' to='bob@localhost' id='${id}'><body>one&#13;two&#13;&#10;three</body><x xmlns='urn:example:x' v='a&#9;b&#10;c&#13;d'/></message>`;
+    raw.send(message("offline"));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // stored before bob comes online
+    const got: XmlElement[] = [];
+    const c = await connectClient({ port: ts.starttlsPort, username: "bob", password: "builder", resource: "r", onStanza: (s) => void (s.is("message") && got.push(s)) });
+    clients.push(c);
+    await c.send(xml("presence")); // XEP-0160: offline messages come after initial presence
+    raw.send(message("online"));
+    for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    raw.close();
+    expect(got.map((m) => m.attrs.id).sort()).to.deep.equal(["offline", "online"]);
+    for (const m of got) {
+      expect(m.getChildText("body"), `body of ${m.attrs.id}`).to.equal("one\rtwo\r\nthree");
+      expect(m.getChild("x", "urn:example:x")?.attrs.v, `attribute of ${m.attrs.id}`).to.equal("a\tb\nc\rd");
+    }
   });
 
   it("the password never appears in the server's log", () => {
