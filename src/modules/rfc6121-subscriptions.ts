@@ -70,6 +70,13 @@ async function update(m: ModuleContext, user: Jid, contact: Jid, fn: RosterUpdat
   return change.after;
 }
 
+/** Whether an action that creates the contact's item (none yet) would pass modules.roster.max_items. */
+async function rosterFullFor(m: ModuleContext, account: string, current: RosterItem | null | undefined): Promise<boolean> {
+  return !current && (await m.storage.roster.count(account)) >= rosterSettings(m.config).max_items;
+}
+
+const ROSTER_FULL = () => new StanzaError("not-allowed", "the roster is full");
+
 /** The user's side (Appendix A.2): what the user's own client sent. */
 async function outbound(m: ModuleContext, session: ClientSession, type: SubscriptionType, stanza: Element, user: Jid, contact: Jid): Promise<void> {
   const account = user.bareString();
@@ -79,26 +86,23 @@ async function outbound(m: ModuleContext, session: ClientSession, type: Subscrip
   switch (type) {
     case "subscribe": {
       // RFC 6121 3.1.2: the item becomes pending out (ask), created if needed; the request is always routed.
-      if (!current && (await m.storage.roster.count(account)) >= rosterSettings(m.config).max_items) {
-        return m.router.bounce(stanza, new StanzaError("not-allowed", "the roster is full"), session);
-      }
+      if (await rosterFullFor(m, account, current)) return m.router.bounce(stanza, ROSTER_FULL(), session);
       await update(m, user, contact, (cur) => (cur && (hasTo(cur.subscription) || cur.ask) ? undefined : { ...(cur ?? newRosterItem(key)), ask: true }));
       return route();
     }
     case "subscribed": {
       if (current && hasFrom(current.subscription)) return; // A.2.2: already subscribed, nothing to route
+      // Approving or pre-approving creates the item when there is none: both count against
+      // max_items as a subscribe does (RFC 6121 2.3.3); without this a client could grow its
+      // roster without bound by pre-approving made-up JIDs. A refused approval stays pending.
+      if (await rosterFullFor(m, account, current)) return m.router.bounce(stanza, ROSTER_FULL(), session);
       if (await m.storage.roster.removePending(account, key)) {
         // RFC 6121 3.1.5: approving a pending request.
         await update(m, user, contact, (cur) => ({ ...(cur ?? newRosterItem(key)), subscription: addFrom(cur?.subscription ?? "none"), approved: false }));
         await route();
         return sendCurrentPresence(m, user, contact);
       }
-      // RFC 6121 3.4.2: no request yet: pre-approve, and do not route. A pre-approval with no
-      // item creates one, so it counts against max_items as a subscribe does (RFC 6121 2.3.3):
-      // without this check a client could grow its roster without bound.
-      if (!current && (await m.storage.roster.count(account)) >= rosterSettings(m.config).max_items) {
-        return m.router.bounce(stanza, new StanzaError("not-allowed", "the roster is full"), session);
-      }
+      // RFC 6121 3.4.2: no request yet: pre-approve, and do not route.
       if (!current?.approved) await update(m, user, contact, (cur) => ({ ...(cur ?? newRosterItem(key)), approved: true }));
       return;
     }

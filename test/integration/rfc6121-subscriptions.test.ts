@@ -154,13 +154,13 @@ describe("RFC 6121 3: presence subscriptions", function () {
     expect(c.some(isPresence("subscribe"))).to.equal(false);
   });
 
-  it("RFC 6121 3.4 + 2.3.3: a pre-approval that would add an item past max_items is not-allowed", async () => {
+  it("RFC 6121 3.4 + 3.1.5 + 2.3.3: a pre-approval or an approval that would add an item past max_items is not-allowed", async () => {
     // Found by fuzzing: pre-approvals created roster items past the limit, without bound.
     const limited = { ...suite.ts.config, modules: { roster: { max_items: 1 } } } as unknown as Config;
     const saved = suite.ts.server.config;
     await suite.ts.server.reload(limited);
     try {
-      const [, c] = await pair();
+      const [u, c] = await pair();
       await c.send(xml("presence", { to: "first@localhost", type: "subscribed" }));
       expect(await item(c, "first@localhost")).to.include({ approved: "true" });
       await c.send(xml("presence", { to: "second@localhost", type: "subscribed" }));
@@ -168,6 +168,14 @@ describe("RFC 6121 3: presence subscriptions", function () {
       expect(bounced.getChild("error")?.getChild("not-allowed")).to.not.equal(undefined);
       const items = (await rosterGet(c)).getChild("query", "jabber:iq:roster")!.getChildren("item");
       expect(items.map((i) => i.attrs.jid)).to.deep.equal(["first@localhost"]);
+      // Approving a real request would add an item too: refused, and the request stays pending.
+      await u.send(xml("presence", { to: c.bare, type: "subscribe" }));
+      await c.next(isPresence("subscribe", u.bare));
+      await c.send(xml("presence", { to: u.bare, type: "subscribed" }));
+      const refused = await c.next(isPresence("error", u.bare), "presence error");
+      expect(refused.getChild("error")?.getChild("not-allowed")).to.not.equal(undefined);
+      await barrier(c, u);
+      expect(u.some(isPresence("subscribed", c.bare)), "approval routed").to.equal(false);
     } finally {
       await suite.ts.server.reload(saved);
     }
