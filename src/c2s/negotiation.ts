@@ -223,6 +223,10 @@ export class Negotiation {
     if (el.attrs.type !== "set" || payload?.name !== "bind" || payload.attrs.xmlns !== NS.BIND) {
       return void stream.close("not-authorized", "bind a resource first");
     }
+    // RFC 6120 8.1.3 and 8.2.3: an iq has an id and exactly one payload; 7.7.2.1: one resource at most.
+    if (!el.attrs.id || el.getChildElements().length !== 1 || payload.getChildren("resource").length > 1) {
+      return stream.send(errorReply(el, new StanzaError("bad-request", "one bind element with at most one resource, in an iq with an id")));
+    }
     const reply = (child: Element | null) => stream.send(xml("iq", { type: "result", id: el.attrs.id }, child));
     let resource = payload.getChildText("resource");
     try {

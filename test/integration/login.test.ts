@@ -261,6 +261,29 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     }
   });
 
+  it("RFC 6120 8.1.3, 8.2.3, 7.7.2.1: a bind without an id, with two payloads or two resources is bad-request, and a proper one still binds", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.clear();
+    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64("\0alice\0wonderland")}</auth>`);
+    await raw.waitFor("</success>");
+    raw.send(HEADER());
+    await raw.waitFor("</stream:features>");
+    const bind = (...resources: string[]) => `<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resources.map((r) => `<resource>${r}</resource>`).join("")}</bind>`;
+    const refused = async (iq: string): Promise<string> => {
+      raw.clear();
+      raw.send(iq);
+      return raw.waitFor(/<iq [^>]*type="error"[^>]*>.*?<\/iq>/);
+    };
+    expect(await refused(`<iq type='set'>${bind("a")}</iq>`)).to.include("<bad-request ");
+    expect(await refused(`<iq type='set' id='two'>${bind("a")}<x xmlns='urn:example'/></iq>`)).to.match(/id="two"[^>]*>.*<bad-request /);
+    expect(await refused(`<iq type='set' id='res'>${bind("a", "b")}</iq>`)).to.match(/id="res"[^>]*>.*<bad-request /);
+    raw.clear();
+    raw.send(`<iq type='set' id='ok'>${bind("fine")}</iq>`);
+    const got = await raw.waitFor(/<iq [^>]*id="ok"[^>]*>.*?<\/iq>/);
+    raw.close();
+    expect(got).to.include("<jid>alice@localhost/fine</jid>");
+  });
+
   it("the password never appears in the server's log", () => {
     const all = ts.logs.join("\n");
     expect(all).not.to.include("wonderland");
