@@ -175,9 +175,14 @@ export class C2sStream implements ClientSession {
     try {
       this.parser.write(chunk);
     } catch (err) {
-      this.log.error("input processing failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      void this.close("internal-server-error");
+      this.internalError("input processing failed", err);
     }
+  }
+
+  /** A bug met while serving this stream: logged with its stack, and only this stream closes. */
+  private internalError(what: string, err: unknown): void {
+    this.log.error(what, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    void this.close("internal-server-error");
   }
 
   private onStreamStart(header: StreamHeader): void {
@@ -246,10 +251,7 @@ export class C2sStream implements ClientSession {
     }
     this.queue = this.queue
       .then(task)
-      .catch((err: unknown) => {
-        this.log.error("stanza processing failed", { error: err instanceof Error ? err.stack ?? err.message : String(err) });
-        void this.close("internal-server-error");
-      })
+      .catch((err: unknown) => this.internalError("stanza processing failed", err))
       .finally(() => {
         this.queued--;
         if (this.paused && this.queued <= MAX_QUEUED / 2) {

@@ -17,6 +17,17 @@ async function rawSecured(port: number): Promise<RawClient> {
   return raw;
 }
 
+/** Raw STARTTLS and PLAIN, up to the features of the restarted stream (bind not yet done). */
+async function rawAuthenticated(port: number, user: string, password: string): Promise<RawClient> {
+  const raw = await rawSecured(port);
+  raw.clear();
+  raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64(`\0${user}\0${password}`)}</auth>`);
+  await raw.waitFor("</success>");
+  raw.send(HEADER());
+  await raw.waitFor("</stream:features>");
+  return raw;
+}
+
 /** Client-first, then the answer to the challenge; resolves with the stream so far once the server succeeds or fails. */
 async function scramExchange(raw: RawClient, scram: ScramClient, mechanism: string): Promise<string> {
   raw.clear();
@@ -235,12 +246,7 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     // Found by fuzzing: written back as bare characters, they reached the recipient as LF and
     // spaces (and were stored offline and recorded so). xmpp.js cannot send them (it writes
     // them bare itself), so alice is a raw client; bob reads with xmpp.js.
-    const raw = await rawSecured(ts.starttlsPort);
-    raw.clear();
-    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64("\0alice\0wonderland")}</auth>`);
-    await raw.waitFor("</success>");
-    raw.send(HEADER());
-    await raw.waitFor("</stream:features>");
+    const raw = await rawAuthenticated(ts.starttlsPort, "alice", "wonderland");
     raw.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>");
     await raw.waitFor("</iq>");
     const message = (id: string) =>
@@ -262,12 +268,7 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
   });
 
   it("RFC 6120 8.1.3, 8.2.3, 7.7.2.1: a bind without an id, with two payloads or two resources is bad-request, and a proper one still binds", async () => {
-    const raw = await rawSecured(ts.starttlsPort);
-    raw.clear();
-    raw.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${b64("\0alice\0wonderland")}</auth>`);
-    await raw.waitFor("</success>");
-    raw.send(HEADER());
-    await raw.waitFor("</stream:features>");
+    const raw = await rawAuthenticated(ts.starttlsPort, "alice", "wonderland");
     const bind = (...resources: string[]) => `<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>${resources.map((r) => `<resource>${r}</resource>`).join("")}</bind>`;
     const refused = async (iq: string): Promise<string> => {
       raw.clear();
