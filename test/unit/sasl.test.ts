@@ -481,6 +481,10 @@ describe("SASL", function () {
       expect(first.kind).to.equal("challenge");
       expect((await send(m, "\0juliet\0r0meo!")).kind).to.equal("success");
     });
+
+    it("RFC 6120 6.4.2 / RFC 4616 2: PLAIN with an empty initial response (\"=\") is malformed-request, not a challenge", async function () {
+      expectFailure(await mech("PLAIN", context({ juliet })).step(Buffer.alloc(0)), "malformed-request");
+    });
   });
 
   describe("credentials", function () {

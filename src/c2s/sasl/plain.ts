@@ -29,7 +29,9 @@ export class PlainMechanism implements SaslMechanism {
   async step(input: Buffer | null): Promise<SaslStep> {
     if (this.#busy) return failure("malformed-request");
     if (this.#done) return failure("malformed-request");
-    if ((input === null || input.length === 0) && !this.#emptyChallengeSent) {
+    // No initial response: ask for it once. "=" is a zero-length response
+    // (RFC 6120 6.4.2), and an empty PLAIN message is malformed (RFC 4616 2).
+    if (input === null && !this.#emptyChallengeSent) {
       this.#emptyChallengeSent = true;
       return { kind: "challenge", data: Buffer.alloc(0) };
     }
