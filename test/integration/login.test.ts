@@ -223,6 +223,15 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     expect(raw.received).to.include("<incorrect-encoding/>");
   });
 
+  it("RFC 6120 6.4.2: PLAIN with \"=\" (a zero-length initial response) fails with malformed-request, no challenge", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>=</auth>");
+    await raw.waitFor("</failure>");
+    raw.close();
+    expect(raw.received).to.include("<malformed-request/>");
+    expect(raw.received).not.to.include("<challenge");
+  });
+
   it("RFC 6120 6.4.6: an element sent after <auth/> without waiting for <success/> is not handled on the new stream", async () => {
     // Found by fuzzing: a bind pipelined behind <auth/> was parsed before the restart, then
     // handled after it, binding a resource on a stream the client never restarted.
