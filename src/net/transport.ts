@@ -1,12 +1,12 @@
 // The Transport a c2s stream runs on, over a TCP socket that may be or
 // become TLS. The only place besides the listeners that touches sockets.
 
-import { createHash } from "node:crypto";
 import type { Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
 import type { ChannelBindingType } from "../c2s/sasl/index.js";
 import type { Transport } from "../c2s/transport.js";
 import type { TlsContexts } from "./certs.js";
+import { tlsServerEndPoint } from "./end-point.js";
 
 /**
  * tls-server-end-point data per secure context. getCertificate() turns the whole
@@ -179,14 +179,13 @@ export class SocketTransport implements Transport {
     return bindings;
   }
 
-  /** RFC 5929 4.1: hash of our certificate (SHA-256 for MD5/SHA-1/SHA-256-signed certificates). */
+  /** RFC 5929 4.1: the hash of our certificate, with its signature's hash function (see end-point.ts). */
   private endPoint(socket: TLSSocket): Buffer | null {
     const context = this.tlsContext;
     let hash = context ? endPoints.get(context) : undefined;
     if (hash === undefined) {
       const cert = socket.getCertificate();
-      hash =
-        cert && "raw" in cert && cert.raw ? createHash("sha256").update(cert.raw).digest() : null;
+      hash = cert && "raw" in cert && cert.raw ? tlsServerEndPoint(cert.raw) : null;
       if (context) endPoints.set(context, hash);
     }
     return hash;

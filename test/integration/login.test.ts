@@ -1,7 +1,11 @@
 import { expect } from "chai";
 import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { type XmlElement, xml } from "@xmpp/client";
+import { makeCert } from "../harness/certs.js";
 import { type Client, HEADER, RawClient, connectClient } from "../harness/clients.js";
 import { ScramClient } from "../harness/scram-client.js";
 import { type TestServer, startTestServer } from "../harness/server.js";
@@ -326,6 +330,29 @@ describe("login policy options", function () {
       expect(got).not.to.include("-PLUS");
     } finally {
       await ts.stop();
+    }
+  });
+
+  it("RFC 5929 4.1: with a certificate signed with SHA-384, tls-server-end-point is its SHA-384 hash", async () => {
+    const certDir = await mkdtemp(join(tmpdir(), "parley-sha384-"));
+    const { cert, key } = makeCert("localhost", ["localhost"], new Date(Date.now() - 60_000), new Date(Date.now() + 86_400_000), "sha384");
+    await writeFile(join(certDir, "localhost.crt"), cert);
+    await writeFile(join(certDir, "localhost.key"), key, { mode: 0o600 });
+    const ts = await startTestServer({ tls: { cert_dir: certDir } });
+    try {
+      await ts.addUser("alice", "wonderland");
+      const outcome = async (hash: "sha256" | "sha384") => {
+        const raw = await rawSecured(ts.starttlsPort);
+        const data = createHash(hash).update((raw.socket as TLSSocket).getPeerCertificate().raw).digest();
+        const received = await scramExchange(raw, new ScramClient("sha1", "alice", "wonderland", { type: "tls-server-end-point", data }), "SCRAM-SHA-1-PLUS");
+        raw.close();
+        return received.includes("</success>") ? "success" : "failure";
+      };
+      expect(await outcome("sha384")).to.equal("success");
+      expect(await outcome("sha256")).to.equal("failure");
+    } finally {
+      await ts.stop();
+      await rm(certDir, { recursive: true, force: true });
     }
   });
 });

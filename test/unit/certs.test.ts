@@ -1,12 +1,11 @@
 import { expect } from "chai";
-import { createPrivateKey, generateKeyPairSync, X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createNetServer } from "node:net";
 import { connect, createServer, TLSSocket } from "node:tls";
-import forge from "node-forge";
 import { validateConfig } from "../../src/config/index.js";
 import type { Config } from "../../src/config/index.js";
 import {
@@ -15,35 +14,7 @@ import {
   generateSelfSigned,
   loadCertificates,
 } from "../../src/net/certs.js";
-
-/** A certificate signed by its own key, with chosen names and validity (for cases generateSelfSigned never makes). */
-function makeCert(
-  cn: string,
-  dns: string[],
-  notBefore: Date,
-  notAfter: Date,
-): { cert: string; key: string } {
-  const { privateKey } = generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
-  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = "01";
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = notAfter;
-  cert.setSubject([{ name: "commonName", value: cn }]);
-  cert.setIssuer([{ name: "commonName", value: cn }]);
-  if (dns.length) {
-    cert.setExtensions([
-      { name: "subjectAltName", altNames: dns.map((value) => ({ type: 2, value })) },
-    ]);
-  }
-  cert.sign(key, forge.md.sha256.create());
-  return { cert: forge.pki.certificateToPem(cert), key: privateKey };
-}
+import { makeCert } from "../harness/certs.js";
 
 function configFor(domains: string[], certDir: string, tls: Record<string, unknown> = {}): Config {
   return validateConfig(
