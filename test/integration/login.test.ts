@@ -236,6 +236,18 @@ describe("login (RFC 6120 5-7) with xmpp.js and raw sockets", function () {
     expect(got).not.to.include("<challenge");
   });
 
+  it("RFC 6120 6.4.2: PLAIN with no initial response gets an empty challenge, then logs in with the response", async () => {
+    const raw = await rawSecured(ts.starttlsPort);
+    raw.clear();
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'/>");
+    const challenge = await raw.waitFor(/<challenge[^>]*(\/>|><\/challenge>)/);
+    raw.send(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64("\0alice\0wonderland")}</response>`);
+    const outcome = await raw.waitFor(/<\/success>|<success[^>]*\/>|<\/failure>/);
+    raw.close();
+    expect(challenge).to.match(/<challenge xmlns=["']urn:ietf:params:xml:ns:xmpp-sasl["']\s*(\/>|><\/challenge>)/);
+    expect(outcome).to.match(/<success/);
+  });
+
   it("RFC 6120 6.4.6: an element sent after <auth/> without waiting for <success/> is not handled on the new stream", async () => {
     // Found by fuzzing: a bind pipelined behind <auth/> was parsed before the restart, then
     // handled after it, binding a resource on a stream the client never restarted.

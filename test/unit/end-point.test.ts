@@ -86,5 +86,8 @@ describe("tls-server-end-point (RFC 5929 4.1)", function () {
   it("bytes that are not a certificate give no binding, and do not throw", function () {
     expect(tlsServerEndPoint(Buffer.from("not DER"))).to.equal(null);
     expect(tlsServerEndPoint(Buffer.alloc(0))).to.equal(null);
+    // A signature algorithm OID with an arc past 53 bits: node-forge's derToOid throws on it.
+    const hugeArc = Buffer.from("30103000300c060a2affffffffffffffff7f", "hex");
+    expect(tlsServerEndPoint(hugeArc)).to.equal(null);
   });
 });
