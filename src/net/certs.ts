@@ -62,6 +62,16 @@ async function isFile(p: string): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // Generation
 
+/** A fresh RSA-2048 key: its PKCS#8 PEM, and the same key as node-forge signs with. */
+export async function newRsaKey(): Promise<{ pem: string; key: forge.pki.rsa.PrivateKey }> {
+  const { privateKey } = await generateKeyPairAsync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return { pem: privateKey, key: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey };
+}
+
 /**
  * Writes a self-signed certificate (RSA 2048, one year) for `domain` as
  * <dir>/<domain>.crt (0644) and <dir>/<domain>.key (0600). Refuses to replace
@@ -82,12 +92,7 @@ export async function generateSelfSigned(
     }
   }
 
-  const { privateKey } = await generateKeyPairAsync("rsa", {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
-  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  const { pem: privateKey, key } = await newRsaKey();
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);

@@ -82,8 +82,14 @@ export function endPointHashName(der: Buffer): string | null {
   }
 }
 
+/** The last certificate bound to: on direct TLS the transport knows no context to cache by, and a server has few certificates. */
+let last: { der: Buffer; binding: Buffer | null } | null = null;
+
 /** The tls-server-end-point binding data for a certificate (DER), or null when RFC 5929 defines none. */
 export function tlsServerEndPoint(der: Buffer): Buffer | null {
+  if (last?.der.equals(der)) return last.binding;
   const hash = endPointHashName(der);
-  return hash === null ? null : createHash(hash).update(der).digest();
+  const binding = hash === null ? null : createHash(hash).update(der).digest();
+  last = { der: Buffer.from(der), binding };
+  return binding;
 }

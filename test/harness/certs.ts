@@ -1,25 +1,20 @@
 // Certificates for tests: what generateSelfSigned never makes (chosen names,
 // validity, signature hash).
 
-import { generateKeyPairSync } from "node:crypto";
 import forge from "node-forge";
+import { newRsaKey } from "../../src/net/certs.js";
 
 export type SignatureDigest = "md5" | "sha1" | "sha256" | "sha384" | "sha512";
 
 /** A certificate signed by its own key, with chosen names and validity (for cases generateSelfSigned never makes). */
-export function makeCert(
+export async function makeCert(
   cn: string,
   dns: string[],
   notBefore: Date,
   notAfter: Date,
   digest: SignatureDigest = "sha256",
-): { cert: string; key: string } {
-  const { privateKey } = generateKeyPairSync("rsa", {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
-  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+): Promise<{ cert: string; key: string }> {
+  const { pem: privateKey, key } = await newRsaKey();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   cert.serialNumber = "01";

@@ -347,7 +347,7 @@ describe("login policy options", function () {
 
   it("RFC 5929 4.1: with a certificate signed with SHA-384, tls-server-end-point is its SHA-384 hash", async () => {
     const certDir = await mkdtemp(join(tmpdir(), "parley-sha384-"));
-    const { cert, key } = makeCert("localhost", ["localhost"], new Date(Date.now() - 60_000), new Date(Date.now() + 86_400_000), "sha384");
+    const { cert, key } = await makeCert("localhost", ["localhost"], new Date(Date.now() - 60_000), new Date(Date.now() + 86_400_000), "sha384");
     await writeFile(join(certDir, "localhost.crt"), cert);
     await writeFile(join(certDir, "localhost.key"), key, { mode: 0o600 });
     const ts = await startTestServer({ tls: { cert_dir: certDir } });

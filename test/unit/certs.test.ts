@@ -198,7 +198,7 @@ describe("certificates", () => {
 
   describe("loadCertificates: checks", () => {
     it("a key that does not match the certificate is an error", async () => {
-      const other = makeCert(
+      const other = await makeCert(
         "example.com",
         ["example.com"],
         new Date(Date.now() - 60_000),
@@ -234,7 +234,7 @@ describe("certificates", () => {
     });
 
     it("an expired certificate is a warning, not an error", async () => {
-      const old = makeCert(
+      const old = await makeCert(
         "example.com",
         ["example.com"],
         new Date("2020-01-01"),
@@ -250,7 +250,7 @@ describe("certificates", () => {
     });
 
     it("a certificate that does not cover the domain is a warning; CN counts only without SAN", async () => {
-      const wrong = makeCert(
+      const wrong = await makeCert(
         "example.com",
         ["other.example"],
         new Date(Date.now() - 60_000),
@@ -263,7 +263,7 @@ describe("certificates", () => {
         `${join(tmp, "example.com.crt")}: the certificate does not cover example.com (it names DNS:other.example)`,
       ]);
 
-      const cnOnly = makeCert(
+      const cnOnly = await makeCert(
         "example.com",
         [],
         new Date(Date.now() - 60_000),
